@@ -1,0 +1,35 @@
+# Portico: `make up` runs everything on embedded defaults, `make test` runs the whole suite.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/portico
+SHARED ?= ../shared
+
+.PHONY: up test test-sqlite test-postgres compat lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+up: $(STAMP)
+	$(PY) -m portal.runner
+
+test: $(STAMP) lint test-sqlite test-postgres
+
+test-sqlite: $(STAMP)
+	$(PY) -m pytest
+
+test-postgres: $(STAMP)
+	DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+compat: $(STAMP)
+	$(PY) -m orchestrator.compat $(SHARED)/kestra-flows
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

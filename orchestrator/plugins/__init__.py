@@ -1,0 +1,1 @@
+from . import core  # noqa: F401  (task types register on import)

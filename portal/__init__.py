@@ -1,0 +1,5 @@
+"""Portico's Django project: people, forms, decisions, records."""
+
+from .celery import app as celery_app
+
+__all__ = ("celery_app",)

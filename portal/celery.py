@@ -1,0 +1,12 @@
+"""The Celery application: configuration comes from Django settings (``CELERY_*``)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+app = Celery("portico")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks(["orchestrator", "portal.notifications"], related_name="worker")
+app.autodiscover_tasks()

@@ -1,0 +1,136 @@
+"""Compatibility report against Kestra's own test flows (``make compat``).
+
+Usage: ``python -m orchestrator.compat ../shared/kestra-flows``. Every file in ``valid/`` must load or
+fail only with "... is not supported yet"; every file in ``invalid/`` must be rejected. Exit status 1
+when a valid flow fails for another reason (a parser bug) or an invalid flow is accepted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from .spec import Flow, FlowValidationError, load_flow
+
+_UNSUPPORTED = re.compile(r"type '([^']+)' is not supported yet")
+
+
+@dataclass
+class Report:
+    loaded: list[tuple[Path, Flow]] = field(default_factory=list)
+    unsupported: dict[Path, list[str]] = field(default_factory=dict)  # file -> the types we lack
+    broken: dict[Path, list[str]] = field(default_factory=dict)  # valid files failing for other reasons
+    rejected: dict[Path, list[str]] = field(default_factory=dict)
+    rejected_unsupported_only: dict[Path, list[str]] = field(default_factory=dict)
+    accepted: list[Path] = field(default_factory=list)  # invalid files we wrongly accept
+
+    @property
+    def ok(self) -> bool:
+        return not self.broken and not self.accepted
+
+
+def _flow_files(directory: Path) -> list[Path]:
+    return (
+        sorted(p for p in directory.iterdir() if p.suffix in (".yml", ".yaml")) if directory.is_dir() else []
+    )
+
+
+def check(corpus: Path) -> Report:
+    report = Report()
+    for path in _flow_files(corpus / "valid"):
+        try:
+            report.loaded.append((path, load_flow(path)))
+        except FlowValidationError as exc:
+            if all(e.not_supported for e in exc.errors):
+                report.unsupported[path] = sorted(
+                    {m.group(1) for e in exc.errors if (m := _UNSUPPORTED.search(e.message))}
+                )
+            else:
+                report.broken[path] = [str(e) for e in exc.errors if not e.not_supported]
+    for path in _flow_files(corpus / "invalid"):
+        try:
+            load_flow(path)
+        except FlowValidationError as exc:
+            messages = [str(e) for e in exc.errors]
+            if all(e.not_supported for e in exc.errors):
+                report.rejected_unsupported_only[path] = messages
+            else:
+                report.rejected[path] = messages
+        else:
+            report.accepted.append(path)
+    return report
+
+
+def run_executions(loaded: list[tuple[Path, Flow]]) -> list[str]:
+    """Execute loaded flows and compare with Kestra's expected final states.
+
+    Placeholder for issue 4: the engine helper wires ``engine.start_execution`` in here. Returns one
+    line per mismatch; empty means all executions matched.
+    """
+    return []
+
+
+def print_report(report: Report, out: TextIO | None = None) -> None:
+    def line(text: str = "") -> None:
+        print(text, file=out or sys.stdout)
+
+    valid_total = len(report.loaded) + len(report.unsupported) + len(report.broken)
+    invalid_total = len(report.rejected) + len(report.rejected_unsupported_only) + len(report.accepted)
+    line(f"valid/: {valid_total} files")
+    line(f"  loaded OK:          {len(report.loaded)}")
+    line(f"  not supported yet:  {len(report.unsupported)}")
+    line(f"  other errors:       {len(report.broken)}")
+    missing = Counter(t for types in report.unsupported.values() for t in types)
+    if missing:
+        line("  missing types (files needing them):")
+        for type_name, count in missing.most_common():
+            line(f"    {count:3d}  {type_name}")
+    for path, errors in report.broken.items():
+        line(f"  BUG {path.name}:")
+        for error in errors:
+            line(f"      {error}")
+    line()
+    line(f"invalid/: {invalid_total} files")
+    line(f"  rejected:                          {len(report.rejected)}")
+    line(f"  rejected only as not supported:    {len(report.rejected_unsupported_only)}")
+    line(f"  wrongly accepted:                  {len(report.accepted)}")
+    for path, messages in {**report.rejected, **report.rejected_unsupported_only}.items():
+        line(f"  {path.name}:")
+        for message in messages:
+            line(f"      {message}")
+    for path in report.accepted:
+        line(f"  ACCEPTED (bug) {path.name}")
+    rate = (len(report.loaded) + len(report.unsupported)) / valid_total if valid_total else 1.0
+    line()
+    line(
+        f"valid flows loading or cleanly unsupported: {rate:.0%}; "
+        f"loading: {len(report.loaded)}/{valid_total}; "
+        f"invalid flows rejected: {invalid_total - len(report.accepted)}/{invalid_total}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpus", type=Path, help="directory holding valid/ and invalid/")
+    args = parser.parse_args(argv)
+    if not args.corpus.is_dir():
+        print(
+            f"{args.corpus}: no such directory (the Kestra corpus lives in ../shared/kestra-flows)",
+            file=sys.stderr,
+        )
+        return 2
+    report = check(args.corpus)
+    print_report(report)
+    mismatches = run_executions(report.loaded)
+    for mismatch in mismatches:
+        print(f"EXECUTION {mismatch}")
+    return 0 if report.ok and not mismatches else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""``manage.py flow validate PATH...`` and ``manage.py flow run PATH [--input k=v ...] [--json]``.
+
+``run`` goes through the real path (broker, Celery worker, database): it starts an in-process worker
+(and the embedded Redis) only when nobody else is there, and stops them before exiting.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from celery import current_app
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+from django.db.models import F
+
+from orchestrator import engine, masking, spec
+from orchestrator import inputs as flow_inputs
+from orchestrator.localworker import consuming_workers, local_worker
+from orchestrator.models import TERMINAL, Execution, State
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+_POLL_SECONDS = 0.05
+_PING_SECONDS = 0.5
+
+
+def _flow_files(paths: list[str]) -> list[str]:
+    """Paths as given; a directory stands for the ``*.yml``/``*.yaml`` files below it."""
+    files: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(str(p) for p in sorted(path.rglob("*")) if p.suffix in (".yml", ".yaml"))
+        else:
+            files.append(raw)
+    return files
+
+
+def _masked(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        return masking.mask(value, secrets)
+    if isinstance(value, dict):
+        return {k: _masked(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v, secrets) for v in value]
+    return value
+
+
+class Command(BaseCommand):
+    help = "Validate flow files, or run one flow through a Celery worker and print the result."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        actions = parser.add_subparsers(dest="action", required=True)
+        validate = actions.add_parser("validate", help="check flow files (exit 1 on any problem)")
+        validate.add_argument("paths", nargs="+", metavar="PATH")
+        run = actions.add_parser("run", help="run a flow and wait until it ends (exit 0 on SUCCESS)")
+        run.add_argument("path", metavar="PATH")
+        run.add_argument("--input", "-i", action="append", default=[], metavar="KEY=VALUE")
+        run.add_argument("--json", action="store_true", help="print the result as JSON")
+        run.add_argument("--timeout", type=float, default=None, help="give up waiting after N seconds")
+        run.add_argument(
+            "--worker",
+            choices=("auto", "local", "remote"),
+            default="auto",
+            help="auto: start an in-process worker unless one consumes the queue",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        code = self.validate(options) if options["action"] == "validate" else self.run(options)
+        if code:
+            sys.exit(code)
+
+    # --- validate ----------------------------------------------------------------------------------
+
+    def validate(self, options: dict[str, Any]) -> int:
+        files = _flow_files(options["paths"])
+        errors = spec.validate_files(files)
+        for error in errors:
+            self.stdout.write(str(error))
+        bad = {error.file for error in errors}
+        if errors:
+            self.stderr.write(f"{len(errors)} problem(s) in {len(bad)} of {len(files)} flow(s)")
+            return EXIT_FAILED
+        self.stdout.write(f"{len(files)} flow(s) valid")
+        return 0
+
+    # --- run ---------------------------------------------------------------------------------------
+
+    def run(self, options: dict[str, Any]) -> int:
+        try:
+            flow = spec.load_flow(options["path"])
+        except spec.FlowValidationError as exc:
+            for error in exc.errors:
+                self.stderr.write(str(error))
+            return EXIT_FAILED
+        raw: dict[str, Any] = {}
+        for item in options["input"]:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                self.stderr.write(f"--input expects KEY=VALUE, got {item!r}")
+                return EXIT_USAGE
+            raw[key.strip()] = value
+        unknown = sorted(set(raw) - {i.id for i in flow.inputs})
+        if unknown:
+            self.stderr.write(f"flow {flow.namespace}.{flow.id} has no input(s): {', '.join(unknown)}")
+            return EXIT_USAGE
+        try:
+            values = flow_inputs.resolve_inputs(flow, raw)
+        except flow_inputs.InputsInvalid as exc:
+            for input_id, message in exc.errors.items():
+                self.stderr.write(f"input '{input_id}': {message}")
+            return EXIT_FAILED
+
+        logging.getLogger("celery").setLevel(logging.WARNING)  # keep worker chatter out of the output
+        with ExitStack() as stack:
+            fresh_broker = False
+            if settings.USES_EMBEDDED_REDIS:
+                from portal import embedded_redis  # deployment glue: the broker this process may own
+
+                embedded_redis.ensure_running()
+                stack.callback(embedded_redis.shutdown)
+                fresh_broker = embedded_redis.started_here()  # nobody can be consuming it yet
+            app = current_app._get_current_object()
+            queue = app.conf.task_default_queue
+            if options["worker"] == "local" or (
+                options["worker"] == "auto"
+                and (fresh_broker or not consuming_workers(app, queue, timeout=_PING_SECONDS))
+            ):
+                stack.enter_context(local_worker(app, queue))
+            try:
+                execution = engine.start_execution(flow, values, trigger={"type": "cli"})
+            except engine.FlowDisabled as exc:
+                self.stderr.write(str(exc))
+                return EXIT_FAILED
+            try:
+                execution = self._wait(execution, options["timeout"])
+            except KeyboardInterrupt:
+                self.stderr.write(f"interrupted; execution {execution.pk} continues without this process")
+                return 130
+        secrets = engine.secret_values(execution, flow)
+        if options["json"]:
+            self.stdout.write(json.dumps(_masked(self._result(execution), secrets), indent=2))
+        else:
+            self._summary(execution, secrets)
+        return 0 if execution.state == State.SUCCESS else EXIT_FAILED
+
+    def _wait(self, execution: Execution, timeout: float | None) -> Execution:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            execution.refresh_from_db()
+            if execution.state in TERMINAL or execution.state == State.PAUSED:
+                return execution
+            if deadline is not None and time.monotonic() > deadline:
+                self.stderr.write(f"gave up waiting after {timeout} s")
+                return execution
+            time.sleep(_POLL_SECONDS)
+
+    @staticmethod
+    def _task_runs(execution: Execution) -> list[Any]:
+        return list(execution.task_runs.order_by(F("started").asc(nulls_last=True), "created"))
+
+    def _result(self, execution: Execution) -> dict[str, Any]:
+        return {
+            "id": str(execution.pk),
+            "state": execution.state,
+            "outputs": execution.outputs,
+            "taskRuns": [
+                {"taskId": run.task_id, "state": run.state, "attempts": run.attempts, "outputs": run.outputs}
+                for run in self._task_runs(execution)
+            ],
+        }
+
+    def _summary(self, execution: Execution, secrets: list[str]) -> None:
+        took = ""
+        if execution.started and execution.ended:
+            took = f" in {(execution.ended - execution.started).total_seconds():.2f} s"
+        name = f"{execution.namespace}.{execution.flow_id}"
+        self.stdout.write(f"{name} {execution.pk}: {execution.state}{took}")
+        for run in self._task_runs(execution):
+            line = f"  {run.task_id:<24} {run.state:<9} attempts={run.attempts}"
+            if run.error:
+                line += f"  error: {run.error}"
+            self.stdout.write(line)
+        logs = list(execution.logs.select_related("taskrun"))
+        if logs:
+            self.stdout.write("logs:")
+        for entry in logs:
+            where = entry.taskrun.task_id if entry.taskrun else "-"
+            stamp = f"{entry.timestamp:%H:%M:%S.%f}"[:-3]
+            self.stdout.write(f"  {stamp} {entry.level:<5} {where}: {entry.message}")
+        if execution.outputs:
+            self.stdout.write("outputs: " + json.dumps(_masked(execution.outputs, secrets)))

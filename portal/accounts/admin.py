@@ -1,0 +1,23 @@
+"""Admin for people and cost centers."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from .models import CostCenter, User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    fieldsets = (*BaseUserAdmin.fieldsets, ("Portico", {"fields": ("default_cost_center",)}))
+    add_fieldsets = (*BaseUserAdmin.add_fieldsets, ("Portico", {"fields": ("email", "default_cost_center")}))
+    list_display = ("username", "email", "first_name", "last_name", "default_cost_center", "is_staff")
+    list_filter = (*BaseUserAdmin.list_filter, "default_cost_center")
+    autocomplete_fields = ("default_cost_center",)
+
+
+@admin.register(CostCenter)
+class CostCenterAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "owner", "active")
+    list_filter = ("active",)
+    search_fields = ("code", "name")
+    autocomplete_fields = ("owner",)

@@ -1,0 +1,112 @@
+"""Approving and rejecting requests: one locked transaction per decision, at most one decision each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from orchestrator import engine
+from orchestrator.inputs import mask_inputs
+from orchestrator.spec import Flow, parse_flow
+from portal.accounts.roles import is_approver
+from portal.audit import services as audit
+from portal.notifications.services import notify_on_commit
+from portal.requests.models import RequestState, ResourceRequest
+from portal.requests.services import REQUEST_LABEL
+
+from .models import Decision, Outcome
+
+
+class DecisionError(Exception):
+    """The request cannot be decided (already decided, or withdrawn)."""
+
+
+class SelfApprovalError(PermissionDenied):
+    """Nobody decides on their own request."""
+
+
+def _launch(request: ResourceRequest, flow: Flow) -> None:
+    """Start the execution inside the caller's transaction; the engine dispatches it on commit."""
+    execution = engine.start_execution(
+        flow,
+        {**request.inputs, **request.secret_inputs},
+        labels={
+            REQUEST_LABEL: str(request.pk),
+            "portico.requester": request.requester.get_username(),
+            "portico.cost_center": request.cost_center.code,
+        },
+        trigger={"type": "portico.request", "request": request.pk},
+    )
+    # The engine's signals may already have moved the request (e.g. to RUNNING): write only the link.
+    ResourceRequest.objects.filter(pk=request.pk).update(execution=execution)
+    request.refresh_from_db()
+
+
+def _decide(request_id: int, *, acting_user: Any, comment: str, outcome: Outcome) -> ResourceRequest:
+    if not is_approver(acting_user):
+        raise PermissionDenied(f"{acting_user} may not approve or reject requests")
+    with transaction.atomic():
+        request = (
+            ResourceRequest.objects.select_for_update()
+            .select_related("requester", "catalog_flow", "cost_center")
+            .get(pk=request_id)
+        )
+        if request.requester_id == acting_user.pk:
+            raise SelfApprovalError("you cannot decide on your own request")
+        if request.state != RequestState.PENDING_APPROVAL:
+            state = request.get_state_display().lower()
+            raise DecisionError(f"request #{request.pk} is {state}, not pending approval")
+        Decision.objects.create(request=request, approver=acting_user, outcome=outcome, comment=comment)
+        request.state = RequestState.APPROVED if outcome == Outcome.APPROVED else RequestState.REJECTED
+        request.decided_at = timezone.now()
+        if outcome == Outcome.REJECTED:
+            request.secret_inputs = {}  # never runs: drop the secrets now
+        request.save(update_fields=["state", "decided_at", "secret_inputs", "updated"])
+        flow = parse_flow(request.flow_source, request.catalog_flow.file)
+        audit.record(
+            "approved" if outcome == Outcome.APPROVED else "rejected",
+            actor=acting_user,
+            target=request,
+            cost_center=request.cost_center,
+            flow=request.catalog_flow,
+            details={
+                "comment": comment,
+                "inputs": mask_inputs(flow, {**request.inputs, **request.secret_inputs}),
+            },
+        )
+        if outcome == Outcome.APPROVED:
+            _launch(request, flow)
+        notify_on_commit("decided", request.pk)
+    return request
+
+
+def do_approve_request(request_id: int, *, acting_user: Any, comment: str = "") -> ResourceRequest:
+    """Approve and start the execution; raises PermissionDenied, SelfApprovalError or DecisionError."""
+    return _decide(request_id, acting_user=acting_user, comment=comment, outcome=Outcome.APPROVED)
+
+
+def do_reject_request(request_id: int, *, acting_user: Any, comment: str = "") -> ResourceRequest:
+    return _decide(request_id, acting_user=acting_user, comment=comment, outcome=Outcome.REJECTED)
+
+
+approve = do_approve_request
+reject = do_reject_request
+
+
+def do_auto_approve(request: ResourceRequest, flow: Flow) -> None:
+    """For flows labelled ``portico.approval: none``: record why nobody approved, then start."""
+    Decision.objects.create(request=request, approver=None, outcome=Outcome.AUTO_APPROVED)
+    request.state = RequestState.APPROVED
+    request.decided_at = timezone.now()
+    request.save(update_fields=["state", "decided_at", "updated"])
+    audit.record(
+        "auto-approved",
+        target=request,
+        cost_center=request.cost_center,
+        flow=request.catalog_flow,
+        details={"reason": "flow label portico.approval is none"},
+    )
+    _launch(request, flow)

@@ -1,0 +1,184 @@
+"""The request form, generated from a flow's declared inputs.
+
+Fields only collect raw text (one widget per input type); whether a value is acceptable is decided by
+``orchestrator.inputs`` alone, so the form, the CLI and the API can never disagree on a rule.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from orchestrator.inputs import InputsInvalid, resolve_inputs
+from orchestrator.spec import Flow, InputSpec
+from portal.accounts.models import CostCenter
+
+COST_CENTER_FIELD = "cost_center"
+
+
+class RawInputField(forms.Field):
+    """Hands the submitted value through untouched (lists stay lists); validation happens in the form."""
+
+    def __init__(self, *, spec: InputSpec, **kwargs: Any) -> None:
+        self.spec = spec
+        self.input_required = spec.required and spec.defaults is None
+        super().__init__(required=False, **kwargs)
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return value.strip() if self.spec.type != "SECRET" else value
+        return value
+
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
+        attrs = super().widget_attrs(widget)
+        if self.input_required and not isinstance(widget, forms.CheckboxInput | forms.CheckboxSelectMultiple):
+            attrs["required"] = True
+        return attrs
+
+
+def _choices(spec: InputSpec) -> list[tuple[str, str]]:
+    return [(str(v), str(v)) for v in spec.values or []]
+
+
+def _number_attrs(spec: InputSpec) -> dict[str, Any]:
+    attrs: dict[str, Any] = {"step": "1" if spec.type == "INT" else "any"}
+    if spec.min is not None:
+        attrs["min"] = spec.min
+    if spec.max is not None:
+        attrs["max"] = spec.max
+    return attrs
+
+
+def widget_for(spec: InputSpec) -> forms.Widget:
+    kind = spec.type
+    if kind in ("INT", "FLOAT"):
+        return forms.NumberInput(attrs=_number_attrs(spec))
+    if kind == "BOOL":
+        return forms.CheckboxInput()
+    if kind == "SELECT":
+        empty = [] if spec.required and spec.defaults is not None else [("", "—")]
+        return forms.Select(choices=empty + _choices(spec))
+    if kind == "MULTISELECT":
+        return forms.CheckboxSelectMultiple(choices=_choices(spec))
+    if kind == "DATE":
+        return forms.DateInput(attrs={"type": "date"})
+    if kind == "DATETIME":
+        return forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"})
+    if kind == "TIME":
+        return forms.TimeInput(attrs={"type": "time", "step": "1"})
+    if kind == "EMAIL":
+        return forms.EmailInput()
+    if kind == "SECRET":
+        return forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+    if kind in ("JSON", "YAML", "ARRAY"):
+        return forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "class": "mono"})
+    if kind == "URI":
+        return forms.URLInput()
+    attrs = {"pattern": spec.validator} if spec.validator else {}
+    return forms.TextInput(attrs=attrs)
+
+
+def help_text_for(spec: InputSpec) -> str:
+    parts = [spec.description.strip()] if spec.description else []
+    if spec.type == "STRING" and spec.validator:
+        parts.append(f"Must match the pattern {spec.validator}")
+    if spec.type in ("INT", "FLOAT") and (spec.min is not None or spec.max is not None):
+        low = "" if spec.min is None else f"from {spec.min} "
+        high = "" if spec.max is None else f"up to {spec.max}"
+        parts.append(f"Allowed: {low}{high}".strip())
+    if spec.type == "DATETIME":
+        parts.append(f"Time zone: {timezone.get_current_timezone_name()}")
+    if spec.type in ("JSON", "YAML"):
+        parts.append(f"{spec.type} value")
+    return ". ".join(p.rstrip(".") for p in parts if p) + ("." if parts else "")
+
+
+def initial_for(spec: InputSpec) -> Any:
+    value = spec.defaults
+    if value is None or spec.type == "SECRET":
+        return None
+    if spec.type in ("JSON", "ARRAY") and not isinstance(value, str):
+        return json.dumps(value, indent=2)
+    if spec.type == "DATETIME":
+        return _to_local_input(str(value))
+    if spec.type == "BOOL" and isinstance(value, str):
+        return value.strip().lower() in {"true", "1", "yes", "on"}
+    return value
+
+
+def _to_local_input(text: str) -> str:
+    """ISO date-time (any zone) → the browser's datetime-local format in the current zone."""
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    if timezone.is_aware(parsed):
+        parsed = timezone.localtime(parsed)
+    return parsed.replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def _from_local_input(text: str) -> str:
+    """A datetime-local value has no zone: read it in the current zone (what the user sees on the page)."""
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text  # let orchestrator.inputs word the error
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed)
+    return parsed.isoformat()
+
+
+class FlowRequestForm(forms.Form):
+    """One field per declared input plus a required cost center."""
+
+    def __init__(self, *args: Any, flow: Flow, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.flow = flow
+        self.resolved_inputs: dict[str, Any] = {}
+        for spec in flow.inputs:
+            self.fields[spec.id] = RawInputField(
+                spec=spec,
+                widget=widget_for(spec),
+                label=spec.display_name or spec.id,
+                help_text=help_text_for(spec),
+                initial=initial_for(spec),
+            )
+        default_cc = getattr(user, "default_cost_center", None)
+        self.fields[COST_CENTER_FIELD] = forms.ModelChoiceField(
+            queryset=CostCenter.objects.filter(active=True),
+            initial=default_cc.pk if default_cc is not None and default_cc.active else None,
+            empty_label="Choose a cost center",
+            label="Cost center",
+            help_text="Who pays for what this request creates.",
+        )
+        self.fields[COST_CENTER_FIELD].input_required = True
+
+    @property
+    def input_fields(self) -> list[forms.BoundField]:
+        return [self[spec.id] for spec in self.flow.inputs]
+
+    def raw_inputs(self) -> dict[str, Any]:
+        """Submitted values as the orchestrator expects them; empty means "use the default"."""
+        raw: dict[str, Any] = {}
+        for spec in self.flow.inputs:
+            value = self.cleaned_data.get(spec.id)
+            if spec.type == "DATETIME" and isinstance(value, str) and value:
+                value = _from_local_input(value)
+            if value in (None, "", []) and spec.type != "BOOL":
+                continue
+            raw[spec.id] = value
+        return raw
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        try:
+            self.resolved_inputs = resolve_inputs(self.flow, self.raw_inputs())
+        except InputsInvalid as exc:
+            for input_id, message in exc.errors.items():
+                field = input_id if input_id in self.fields else None
+                self.add_error(field, f"{message[:1].upper()}{message[1:]}.")
+        return cleaned

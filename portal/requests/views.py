@@ -1,0 +1,79 @@
+"""Request pages: thin wrappers around services and selectors."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from orchestrator.inputs import InputsInvalid
+from portal.accounts.roles import is_approver
+from portal.catalog.selectors import get_active_flow
+
+from . import selectors, services
+from .forms import COST_CENTER_FIELD, FlowRequestForm
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def new_request(request: HttpRequest, namespace: str, flow_id: str) -> HttpResponse:
+    catalog_flow = get_active_flow(namespace, flow_id)
+    flow = catalog_flow.parse()
+    form = FlowRequestForm(request.POST or None, flow=flow, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = services.submit_request(
+                requester=request.user,
+                catalog_flow=catalog_flow,
+                data=form.raw_inputs(),
+                cost_center=form.cleaned_data[COST_CENTER_FIELD],
+            )
+        except InputsInvalid as exc:
+            for input_id, message in exc.errors.items():
+                form.add_error(input_id if input_id in form.fields else None, message)
+        except services.RequestNotAllowed as exc:
+            form.add_error(None, str(exc))
+        else:
+            if created.state == "PENDING_APPROVAL":
+                messages.success(request, f"Request #{created.pk} submitted: an approver has been notified.")
+            else:
+                messages.success(request, f"Request #{created.pk} needs no approval and has started.")
+            return redirect("requests:detail", pk=created.pk)
+    status = 400 if form.is_bound and form.errors else 200
+    return render(request, "requests/new.html", {"catalog_flow": catalog_flow, "form": form}, status=status)
+
+
+@login_required
+@require_GET
+def request_list(request: HttpRequest) -> HttpResponse:
+    show_all = request.GET.get("all") == "1" and is_approver(request.user)
+    qs = selectors.visible_requests(request.user) if show_all else selectors.my_requests(request.user)
+    return render(request, "requests/list.html", {"requests": qs[:200], "show_all": show_all})
+
+
+def _detail_context(request: HttpRequest, pk: int) -> dict:
+    obj = selectors.get_visible_request(request.user, pk)
+    return {
+        "req": obj,
+        "inputs": selectors.display_inputs(obj),
+        "decision": getattr(obj, "decision", None),  # reverse one-to-one: absent → None
+        "can_decide": is_approver(request.user)
+        and obj.requester_id != request.user.pk
+        and obj.state == "PENDING_APPROVAL",
+        **selectors.execution_detail(obj),
+    }
+
+
+@login_required
+@require_GET
+def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return render(request, "requests/detail.html", _detail_context(request, pk))
+
+
+@login_required
+@require_GET
+def execution_partial(request: HttpRequest, pk: int) -> HttpResponse:
+    """The part of the detail page htmx polls every 2 s until the request is finished."""
+    return render(request, "requests/_execution.html", _detail_context(request, pk))

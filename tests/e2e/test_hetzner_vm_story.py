@@ -1,0 +1,119 @@
+"""Portico's founding story in a real browser, against the local Hetzner API fake and the sandbox module.
+
+A developer requests a VM and sees its price change as she picks a server type; the approver sees the
+cost, the Terraform plan and the cost center's month so far, approves; the VM appears under "My
+resources" with its IP; she asks for its destroy, the approver approves, and nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.core.management import call_command
+
+from orchestrator.hcloud_fake import HcloudFake
+from tests.fakes.hcloud_fake import hcloud_fake  # noqa: F401  (fixture)
+from tests.orchestrator.test_terraform import state_resources
+
+pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "e2e-Portico-pass-7"
+EVIDENCE_DIR = Path(settings.BASE_DIR) / "var" / "e2e"
+SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGb5Yb0tJvTQ8nqUu2dXWmT3yHdqkqYtq7c0mVdQ7E0a dev@laptop"
+
+
+def _log_in(page: Any, base_url: str, username: str) -> None:
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("#id_login", username)
+    page.fill("#id_password", PASSWORD)
+    page.locator("form:has(#id_login) [type=submit]").click()
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+
+@pytest.fixture
+def story(
+    hcloud_fake: HcloudFake,  # noqa: F811
+    settings: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> HcloudFake:
+    settings.HCLOUD_TOKEN = hcloud_fake.token
+    settings.HCLOUD_ENDPOINT = hcloud_fake.endpoint
+    settings.HCLOUD_POLL_INTERVAL = 0.01
+    settings.HCLOUD_TERRAFORM_MODULE = "sandbox-server"
+    settings.DATA_DIR = tmp_path / "data"
+    cache.clear()
+    monkeypatch.setenv("PORTICO_DEMO_PASSWORD", PASSWORD)
+    call_command("sync_flows")
+    call_command("portico_demo")
+    return hcloud_fake
+
+
+def _approve(page: Any, base: str, request_pk: int) -> None:
+    page.goto(f"{base}/approvals/")
+    page.locator(f"#request-{request_pk}").get_by_role("button", name="Approve").click()
+    page.wait_for_load_state()
+
+
+def test_it_requests_prices_plans_approves_provisions_and_destroys_a_vm(
+    story: HcloudFake, live_server: Any, celery_worker: Any, new_page: Any
+) -> None:
+    from portal.requests.models import ResourceRequest
+    from portal.resources.models import Resource
+
+    base = live_server.url
+    developer = new_page()
+    _log_in(developer, base, "requester")
+    developer.goto(f"{base}/flows/portico.infra/hetzner-vm-terraform/")
+
+    # The price follows the choice of server type, before anything is submitted.
+    price = developer.locator("#price-estimate [data-testid=price-monthly]")
+    price.wait_for()
+    assert price.inner_text() == "€3.79"
+    developer.select_option("#id_server_type", "cx32")
+    developer.locator("#price-estimate", has_text="€6.80").wait_for()
+    developer.fill("#id_name", "story-vm")
+    developer.fill("#id_ssh_public_key", SSH_KEY)
+    developer.locator("form:has(select[name='cost_center']) [type=submit]").click()
+    developer.wait_for_url(re.compile(r"/requests/\d+/"))
+    request = ResourceRequest.objects.get(requester__username="requester")
+
+    # The approver sees the cost, the plan and the month so far, then approves.
+    approver = new_page()
+    _log_in(approver, base, "approver")
+    card = approver.locator(f"#request-{request.pk}")
+    for _ in range(120):
+        approver.goto(f"{base}/approvals/")
+        if card.locator("[data-testid=plan-summary]").count():
+            break
+        approver.wait_for_timeout(500)
+    assert "1 to add, 0 to change, 0 to destroy" in card.locator("[data-testid=plan-summary]").inner_text()
+    assert "€6.80" in card.locator("[data-testid=estimate]").inner_text()
+    assert "this month" in card.inner_text()
+    EVIDENCE_DIR.mkdir(parents=True, exist_ok=True)
+    approver.screenshot(path=str(EVIDENCE_DIR / "hetzner-approval.png"), full_page=True)
+    _approve(approver, base, request.pk)
+
+    # The VM appears under "My resources" with its IP.
+    developer.locator("#execution[data-state='SUCCEEDED']").wait_for(timeout=120_000)
+    developer.goto(f"{base}/resources/")
+    row = developer.locator("tr[data-resource='story-vm']")
+    resource = Resource.objects.get(request=request)
+    assert row.locator("[data-testid=ip]").inner_text() == resource.ipv4
+    assert "€6.80" in row.inner_text()
+    developer.screenshot(path=str(EVIDENCE_DIR / "my-resources.png"), full_page=True)
+
+    # Destroy goes through a request and an approval too; afterwards nothing is left in the state.
+    row.get_by_role("button", name="Destroy").click()
+    developer.wait_for_url(re.compile(r"/requests/\d+/"))
+    destroy = ResourceRequest.objects.filter(catalog_flow__flow_id="hetzner-vm-terraform-destroy").get()
+    _approve(approver, base, destroy.pk)
+    developer.locator("#execution[data-state='SUCCEEDED']").wait_for(timeout=120_000)
+    developer.goto(f"{base}/resources/")
+    assert developer.locator("tr[data-resource='story-vm'] [data-testid=state]").inner_text() == "Destroyed"
+    assert state_resources("sandbox-server", "hcloud-story-vm") == []

@@ -8,7 +8,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from orchestrator.spec import FlowValidationError, load_flow
+from orchestrator.spec import Flow, FlowValidationError, load_flow, parse_flow
+from orchestrator.triggers import sync_triggers
 
 from .models import CatalogFlow
 
@@ -38,11 +39,13 @@ def sync_flows(directory: str | Path | None = None) -> SyncReport:
     """Load every flow file; create or update its catalog row, deactivate rows whose file is gone.
 
     An invalid file is reported and not loaded; a row last loaded from that file is left as it was, so
-    a broken edit does not silently withdraw a flow people are using.
+    a broken edit does not silently withdraw a flow people are using. Triggers (schedules, webhooks,
+    flow triggers) follow the catalog: they are synced from the same flows in the same transaction.
     """
     directory = Path(directory if directory is not None else settings.FLOWS_DIR)
     report = SyncReport()
     seen: set[tuple[str, str]] = set()
+    loaded: list[Flow] = []
     invalid_files: set[str] = set()
     for path in _flow_files(directory) if directory.is_dir() else []:
         relative = str(path.relative_to(directory))
@@ -60,6 +63,7 @@ def sync_flows(directory: str | Path | None = None) -> SyncReport:
             report.invalid_files.append(relative)
             continue
         seen.add(key)
+        loaded.append(flow)
         values = {
             "revision": flow.revision,
             "source": flow.source,
@@ -84,4 +88,10 @@ def sync_flows(directory: str | Path | None = None) -> SyncReport:
             row.active = False
             row.save(update_fields=["active", "updated"])
             report.deactivated.append(str(row))
+    # A flow whose file is now invalid keeps its last good revision's triggers, as it keeps its row.
+    kept = [
+        parse_flow(row.source, file=row.file)
+        for row in CatalogFlow.objects.filter(active=True, file__in=invalid_files)
+    ]
+    sync_triggers([*loaded, *kept])
     return report

@@ -87,3 +87,37 @@ def test_it_lists_flows_by_namespace_on_the_catalog_page(client, catalog, alice)
 def test_it_sends_anonymous_visitors_to_the_login_page(client, catalog):
     response = client.get(reverse("catalog:index"))
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+SCHEDULED_FLOW = """\
+id: nightly
+namespace: portico.tests
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: nightly
+triggers:
+  - id: every-night
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 2 * * *"
+"""
+
+
+def test_it_syncs_the_triggers_of_catalog_flows_and_keeps_them_for_a_broken_edit(flows_dir):
+    from django_celery_beat.models import PeriodicTask
+
+    from orchestrator.models import Trigger
+
+    (flows_dir / "nightly.yml").write_text(SCHEDULED_FLOW)
+    sync_flows(flows_dir)
+    trigger = Trigger.objects.get(namespace="portico.tests", flow_id="nightly", trigger_id="every-night")
+    assert trigger.type == "Schedule" and trigger.enabled
+    assert PeriodicTask.objects.filter(enabled=True).count() >= 1
+
+    (flows_dir / "nightly.yml").write_text(SCHEDULED_FLOW.replace("tasks:", "tasks: oops\nbad:"))
+    assert not sync_flows(flows_dir).ok
+    assert Trigger.objects.filter(flow_id="nightly").exists()
+
+    (flows_dir / "nightly.yml").unlink()
+    sync_flows(flows_dir)
+    assert not Trigger.objects.filter(flow_id="nightly").exists()

@@ -2,7 +2,8 @@
 
 from django.contrib import admin
 
-from .models import Execution, LogLine, TaskRun
+from . import triggers
+from .models import Execution, LogLine, TaskRun, Trigger
 
 
 class TaskRunInline(admin.TabularInline):
@@ -63,3 +64,32 @@ class LogLineAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
         return False
+
+
+@admin.register(Trigger)
+class TriggerAdmin(admin.ModelAdmin):
+    """Operators switch triggers on and off here; everything else comes from the flows (sync_triggers)."""
+
+    list_display = ("namespace", "flow_id", "trigger_id", "type", "enabled", "last_fired")
+    list_filter = ("type", "enabled", "namespace")
+    search_fields = ("namespace", "flow_id", "trigger_id")
+    fields = ("namespace", "flow_id", "trigger_id", "type", "enabled", "props", "flow_revision", "last_fired",
+              "last_scheduled", "last_execution", "updated")
+    readonly_fields = tuple(f for f in fields if f != "enabled")
+    actions = ("enable", "disable")
+
+    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+        return False
+
+    def save_model(self, request, obj, form, change) -> None:  # noqa: ANN001
+        triggers.set_enabled(obj, obj.enabled)  # also enables/disables the beat entry
+
+    @admin.action(description="Enable selected triggers", permissions=["change"])
+    def enable(self, request, queryset) -> None:  # noqa: ANN001
+        for row in queryset:
+            triggers.set_enabled(row, True)
+
+    @admin.action(description="Disable selected triggers", permissions=["change"])
+    def disable(self, request, queryset) -> None:  # noqa: ANN001
+        for row in queryset:
+            triggers.set_enabled(row, False)

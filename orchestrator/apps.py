@@ -7,4 +7,8 @@ class OrchestratorConfig(AppConfig):
 
     def ready(self) -> None:
         # Task types register themselves on import.
-        from . import plugins  # noqa: F401
+        # Flow triggers listen to execution state changes.
+        from . import (
+            plugins,  # noqa: F401
+            triggers,  # noqa: F401
+        )

@@ -2,7 +2,9 @@
 
 Usage: ``python -m orchestrator.compat ../shared/kestra-flows``. Every file in ``valid/`` must load or
 fail only with "... is not supported yet"; every file in ``invalid/`` must be rejected. Exit status 1
-when a valid flow fails for another reason (a parser bug) or an invalid flow is accepted.
+when a valid flow fails for another reason (a parser bug) or an invalid flow is accepted. Then the
+flows Kestra's tests execute are run through ``flow run --json`` and compared with what those tests
+assert (``compat_run``); execution mismatches are reported, not fatal.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ import argparse
 import re
 import sys
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from .compat_run import Outcome, RunReport, prepare_django, run_all
 from .spec import Flow, FlowValidationError, load_flow
 
 _UNSUPPORTED = re.compile(r"type '([^']+)' is not supported yet")
@@ -66,13 +70,38 @@ def check(corpus: Path) -> Report:
     return report
 
 
-def run_executions(loaded: list[tuple[Path, Flow]]) -> list[str]:
-    """Execute loaded flows and compare with Kestra's expected final states.
+def run_executions(loaded: list[tuple[Path, Flow]], corpus: Path, out: TextIO | None = None) -> RunReport:
+    """Execute the loaded flows Kestra's tests run (``compat_run``) and print counts and mismatches."""
+    stream = out or sys.stdout
 
-    Placeholder for issue 4: the engine helper wires ``engine.start_execution`` in here. Returns one
-    line per mismatch; empty means all executions matched.
-    """
-    return []
+    def progress(outcome: Outcome) -> None:
+        mark = "ok" if outcome.matches else "MISMATCH"
+        print(f"  {outcome.file}{_variant(outcome)}: {mark}", file=stream, flush=True)
+
+    print(file=stream)
+    print("executions:", file=stream)
+    report = run_all(loaded, corpus, progress)
+    print_executions(report, len(loaded), stream)
+    return report
+
+
+def _variant(outcome: Outcome) -> str:
+    return f" (variant {outcome.variant})" if outcome.variant else ""
+
+
+def print_executions(report: RunReport, loaded: int, out: TextIO) -> None:
+    print(
+        f"loaded: {loaded}; runnable with an expectation: {report.selected}; "
+        f"executed: {report.executed}; matching: {report.matching}",
+        file=out,
+    )
+    mismatches = report.mismatches
+    if not mismatches:
+        return
+    width = max(len(o.file + _variant(o)) for o in mismatches)
+    print(f"  {'flow':<{width}}  what differs", file=out)
+    for outcome in mismatches:
+        print(f"  {outcome.file + _variant(outcome):<{width}}  {'; '.join(outcome.problems)}", file=out)
 
 
 def print_report(report: Report, out: TextIO | None = None) -> None:
@@ -117,6 +146,9 @@ def print_report(report: Report, out: TextIO | None = None) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpus", type=Path, help="directory holding valid/ and invalid/")
+    parser.add_argument(
+        "--no-run", dest="run", action="store_false", help="only load the flows, execute none of them"
+    )
     args = parser.parse_args(argv)
     if not args.corpus.is_dir():
         print(
@@ -124,12 +156,13 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    report = check(args.corpus)
-    print_report(report)
-    mismatches = run_executions(report.loaded)
-    for mismatch in mismatches:
-        print(f"EXECUTION {mismatch}")
-    return 0 if report.ok and not mismatches else 1
+    with ExitStack() as stack:
+        prepare_django(stack)  # some task types need the models; a private DB unless configured
+        report = check(args.corpus)
+        print_report(report)
+        if args.run:
+            run_executions(report.loaded, args.corpus)  # mismatches are reported, not fatal
+    return 0 if report.ok else 1
 
 
 if __name__ == "__main__":

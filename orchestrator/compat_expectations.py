@@ -24,8 +24,8 @@ Conventions:
   ``retry-new-execution``, ``secret``, ``paused-execution``.
 * Keys of ``outputs`` are paths: ``taskId.key.sub`` reads the outputs of the first task run of
   ``taskId``; ``taskId[n].key`` the n-th run (0-based, in execution order); ``['a.b']`` quotes a key that
-  contains a dot; ``@outputs.key`` reads the flow outputs and ``@labels.key`` the execution labels (not in
-  ``flow run --json`` yet).
+  contains a dot; ``@outputs.key`` reads the flow outputs and ``@labels.key`` the execution labels
+  (``labels`` in the ``flow run --json`` result).
   Values are literals or one of the matchers below. URIs asserted as ``kestra://`` are Kestra's internal
   storage scheme.
 * ``task_states`` and ``attempts`` map a task id (same ``taskId[n]`` form) to its final state / number

@@ -13,10 +13,10 @@ from .spec import Flow, TaskSpec
 
 
 def iso(moment: datetime | None) -> str | None:
-    """Kestra prints instants as ISO-8601 with a ``Z``; templates compare and format these strings."""
+    """Kestra prints instants as ISO-8601 with milliseconds and a ``Z``; templates compare these strings."""
     if moment is None:
         return None
-    return moment.isoformat().replace("+00:00", "Z")
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class LazyVars(Mapping[str, Any]):
@@ -48,16 +48,56 @@ class LazyVars(Mapping[str, Any]):
 
 
 def task_outputs(runs: Iterable[TaskRun]) -> dict[str, Any]:
-    """``outputs.<taskId>`` (or ``outputs.<taskId>.<value>`` for iterations) of every finished run."""
+    """``outputs.<taskId>``, or ``outputs.<taskId>.<v1>.<v2>...`` for runs inside (nested) iterations.
+
+    As in Kestra, a run inside ForEach iterations is keyed by the iteration values from the outermost
+    loop inward (a child inherits its parent's value; a new value marks one more loop level).
+    """
+    runs = list(runs)
+    by_id = {run.pk: run for run in runs}
     outputs: dict[str, Any] = {}
     for run in runs:
-        if run.state not in (State.SUCCESS, State.WARNING) or not run.outputs:
+        # RUNNING: a flowable's own outputs while its children run (WaitFor's iterationCount).
+        if run.state not in (State.SUCCESS, State.WARNING, State.RUNNING) or not run.outputs:
             continue
-        if run.value is None:
+        values = iteration_values(run, by_id)
+        if not values:
             outputs[run.task_id] = run.outputs
-        else:
-            outputs.setdefault(run.task_id, {})[run.value] = run.outputs
+            continue
+        slot = outputs.setdefault(run.task_id, {})
+        for value in values[:-1]:
+            slot = slot.setdefault(value, {})
+        slot[values[-1]] = run.outputs
     return outputs
+
+
+def iteration_values(run: TaskRun, by_id: Mapping[Any, TaskRun]) -> list[str]:
+    """The iteration values ``run`` belongs to, outermost first."""
+    values: list[str] = []
+    current: TaskRun | None = run
+    while current is not None:
+        parent = by_id.get(current.parent_id) if current.parent_id else None
+        if current.value is not None and (parent is None or parent.value != current.value):
+            values.append(current.value)
+        current = parent
+    return values[::-1]
+
+
+def parents(taskrun: TaskRun, by_id: Mapping[Any, TaskRun]) -> list[dict[str, Any]]:
+    """Kestra's ``parents``: every ancestor run, nearest first, as ``{taskrun: {value}, outputs}``."""
+    chain: list[dict[str, Any]] = []
+    current = by_id.get(taskrun.parent_id) if taskrun.parent_id else None
+    if current is None and taskrun.parent_id:
+        current = taskrun.parent
+    while current is not None:
+        entry: dict[str, Any] = {"taskrun": {"value": current.value}}
+        if current.outputs:
+            entry["outputs"] = current.outputs
+        chain.append(entry)
+        if not current.parent_id:
+            break
+        current = by_id.get(current.parent_id) or current.parent
+    return chain
 
 
 def build(
@@ -68,6 +108,7 @@ def build(
     taskrun: TaskRun | None = None,
     task: TaskSpec | None = None,
 ) -> dict[str, Any]:
+    runs = list(runs)
     context: dict[str, Any] = {
         "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
         "execution": {
@@ -77,7 +118,8 @@ def build(
         },
         "inputs": input_types.nested(execution.inputs),
         "outputs": task_outputs(runs),
-        "labels": dict(execution.labels),
+        # Kestra gives every execution system.correlationId (its own id, or its root parent's for subflows).
+        "labels": input_types.nested({"system.correlationId": str(execution.id), **execution.labels}),
         "trigger": execution.trigger or {},
     }
     context["vars"] = LazyVars(flow.variables or {}, context)
@@ -87,10 +129,39 @@ def build(
         context["taskrun"] = {
             "id": str(taskrun.id),
             "startDate": iso(taskrun.started or taskrun.created),
-            "attemptsCount": taskrun.attempts,
+            # Kestra counts the attempts made *before* the running one: 0 on the first try.
+            "attemptsCount": (
+                max(taskrun.attempts - 1, 0) if taskrun.state == State.RUNNING else taskrun.attempts
+            ),
             "value": taskrun.value,
         }
-        parent = taskrun.parent
-        if parent is not None:
-            context["parent"] = {"taskrun": {"id": str(parent.id), "value": parent.value}}
+        by_id = {run.pk: run for run in runs}
+        ancestors = parents(taskrun, by_id)
+        if ancestors:
+            context["parents"] = ancestors
+            context["parent"] = ancestors[0]
+        values = iteration_values(taskrun, by_id)
+        context["currentEachOutput"] = lambda outputs: _current_each(outputs, values)
+        worker = _working_directory(taskrun, by_id, flow)
+        if worker is not None:
+            context["workerTaskrun"] = {"id": str(worker.id), "value": worker.value}
     return context
+
+
+def _current_each(outputs: Any, values: list[str]) -> Any:
+    """Kestra's ``currentEachOutput(outputs.t)``: ``t``'s outputs in the caller's own iteration."""
+    for value in values:
+        if isinstance(outputs, Mapping) and value in outputs:
+            outputs = outputs[value]
+    return outputs
+
+
+def _working_directory(taskrun: TaskRun, by_id: Mapping[Any, TaskRun], flow: Flow) -> TaskRun | None:
+    """The WorkingDirectory run ``taskrun`` is inside (Kestra's ``workerTaskrun``), if any."""
+    current = by_id.get(taskrun.parent_id) if taskrun.parent_id else None
+    while current is not None:
+        spec = flow.find_task(current.task_id)
+        if spec is not None and spec.type.endswith(".WorkingDirectory"):
+            return current
+        current = by_id.get(current.parent_id) if current.parent_id else None
+    return None

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from django.db import models, transaction
 from django.utils import timezone
 
+from . import concurrency, failures, flowables, masking, registry, retries, templating
 from . import context as template_context
 from . import inputs as flow_inputs
-from . import masking, registry, templating
 from .models import TERMINAL, Execution, LogLine, State, TaskRun
 from .signals import execution_state_changed, taskrun_state_changed
 from .spec import Flow, TaskSpec, parse_flow
@@ -27,9 +28,11 @@ logger = logging.getLogger(__name__)
 
 S = State
 ALLOWED: dict[State, frozenset[State]] = {
-    S.CREATED: frozenset({S.QUEUED, S.RUNNING, S.KILLING, S.KILLED, S.CANCELLED, S.FAILED}),
+    S.CREATED: frozenset({S.QUEUED, S.RUNNING, S.KILLING, S.KILLED, S.CANCELLED, S.FAILED, S.SKIPPED}),
     S.QUEUED: frozenset({S.RUNNING, S.KILLING, S.KILLED, S.CANCELLED}),
-    S.RUNNING: frozenset({S.PAUSED, S.SUCCESS, S.WARNING, S.FAILED, S.RETRYING, S.KILLING, S.KILLED}),
+    S.RUNNING: frozenset(
+        {S.PAUSED, S.SUCCESS, S.WARNING, S.FAILED, S.RETRYING, S.RETRIED, S.KILLING, S.KILLED}
+    ),
     S.PAUSED: frozenset({S.RUNNING, S.KILLING, S.KILLED, S.CANCELLED, S.FAILED}),
     S.RETRYING: frozenset({S.QUEUED, S.RUNNING, S.RETRIED, S.FAILED, S.KILLING, S.KILLED}),
     S.RESTARTED: frozenset({S.QUEUED, S.RUNNING, S.KILLING, S.KILLED, S.CANCELLED}),
@@ -41,9 +44,10 @@ ALLOWED: dict[State, frozenset[State]] = {
     S.SUCCESS: frozenset(),
     S.CANCELLED: frozenset(),
     S.RETRIED: frozenset(),
+    S.SKIPPED: frozenset(),
 }
 
-_SEVERITY = {S.SUCCESS: 0, S.WARNING: 1, S.FAILED: 2, S.CANCELLED: 3, S.KILLED: 4}
+_SEVERITY = {S.SUCCESS: 0, S.SKIPPED: 0, S.WARNING: 1, S.FAILED: 2, S.RETRIED: 2, S.CANCELLED: 3, S.KILLED: 4}
 _FAILING = frozenset({S.FAILED, S.KILLED, S.CANCELLED})
 
 
@@ -151,7 +155,12 @@ class FlowDisabled(ValueError):
 
 
 def start_execution(
-    flow: Flow, inputs: dict[str, Any], *, labels: dict[str, Any] | None = None, trigger: dict | None = None
+    flow: Flow,
+    inputs: dict[str, Any],
+    *,
+    labels: dict[str, Any] | None = None,
+    trigger: dict | None = None,
+    parent_taskrun: TaskRun | None = None,
 ) -> Execution:
     """Create an execution of ``flow`` with resolved ``inputs``; its first task is dispatched on commit.
 
@@ -169,11 +178,14 @@ def start_execution(
             inputs=inputs,
             labels={**flow.labels, **(labels or {})},
             trigger=trigger,
+            parent_id=parent_taskrun.execution_id if parent_taskrun else None,
+            parent_taskrun=parent_taskrun,
             history=[{"state": S.CREATED.value, "date": template_context.iso(timezone.now())}],
         )
         _remember(flow)
         _send(execution, None, S.CREATED.value)
-        advance(execution.pk)
+        if concurrency.admit(execution, flow):
+            advance(execution.pk)
     return execution
 
 
@@ -181,15 +193,21 @@ def advance(execution_id: Any) -> None:
     """Create and dispatch the next task run(s), or end the execution when nothing is left to run."""
     with transaction.atomic():
         execution = Execution.objects.select_for_update().get(pk=execution_id)
-        if execution.state in TERMINAL or execution.state == S.PAUSED:
+        if execution.state in TERMINAL:
+            failures.run_after_execution(execution, _Walker)
             return
-        if execution.state != S.RUNNING and not transition(execution, S.RUNNING):
+        if execution.state in (S.PAUSED, S.QUEUED):  # a QUEUED one starts when concurrency frees a slot
+            return
+        # RETRYING stays as it is: a task run waits for its next attempt (retries.wake moves it on).
+        if execution.state not in (S.RUNNING, S.RETRYING) and not transition(execution, S.RUNNING):
             return
         flow = flow_for(execution)
         walker = _Walker(execution, flow)
         outcome = walker.block(None, flow.tasks, flow.errors, flow.finally_)
         if outcome is None:
             return
+        if execution.state == S.RETRYING:
+            transition(execution, S.RUNNING)
         outputs: dict[str, Any] = {}
         if outcome in (S.SUCCESS, S.WARNING) and flow.outputs:
             try:
@@ -197,7 +215,8 @@ def advance(execution_id: Any) -> None:
             except templating.TemplateError as exc:
                 log(execution, None, "ERROR", f"flow outputs: {exc}")
                 outcome = S.FAILED
-        transition(execution, outcome, outputs=outputs)
+        if transition(execution, outcome, outputs=outputs):
+            failures.run_after_execution(execution, _Walker)
 
 
 def _flow_outputs(execution: Execution, flow: Flow) -> dict[str, Any]:
@@ -205,20 +224,42 @@ def _flow_outputs(execution: Execution, flow: Flow) -> dict[str, Any]:
     return {out["id"]: templating.render(out.get("value"), context) for out in flow.outputs}
 
 
-def task_succeeded(taskrun: TaskRun, outputs: dict[str, Any]) -> None:
-    """Record the outputs and schedule what follows, in one transaction (no gap a crash could strand)."""
+def task_succeeded(taskrun: TaskRun, outputs: dict[str, Any], *, attempt: int | None = None) -> None:
+    """Record the outputs and schedule what follows, in one transaction (no gap a crash could strand).
+
+    ``attempt`` (the claimed attempt number) fences off a late result: after a timeout the run may have
+    been failed and retried, and the old attempt's outcome must not end the new one.
+    """
     with transaction.atomic():
-        if transition(taskrun, S.SUCCESS, outputs=outputs):
+        if attempt is not None and not failures.is_current_attempt(taskrun, attempt):
+            return
+        state = retries.success_state(flow_for(taskrun.execution), taskrun)
+        if transition(taskrun, state, outputs=outputs):
             advance(taskrun.execution_id)
 
 
-def task_failed(taskrun: TaskRun, message: str, secrets: list[str] | None = None) -> None:
-    """Fail the run with ``message`` (stored masked, in ``error`` and as an ERROR log line)."""
+def task_failed(
+    taskrun: TaskRun,
+    message: str,
+    secrets: list[str] | None = None,
+    *,
+    retryable: bool = True,
+    attempt: int | None = None,
+) -> None:
+    """Fail the run with ``message`` (stored masked, in ``error`` and as an ERROR log line).
+
+    Under a ``retry`` policy a ``retryable`` failure schedules another attempt instead (retries.py);
+    ``attempt`` fences off a late result, as in ``task_succeeded``.
+    """
     execution = taskrun.execution
     if secrets is None:
         secrets = secret_values(execution, flow_for(execution))
     masked = masking.mask(message, secrets)
     with transaction.atomic():
+        if attempt is not None and not failures.is_current_attempt(taskrun, attempt):
+            return
+        if retryable and retries.retry_failed(taskrun, masked):
+            return
         if transition(taskrun, S.FAILED, error=masked):
             LogLine.objects.create(execution=execution, taskrun=taskrun, level="ERROR", message=masked)
             advance(taskrun.execution_id)
@@ -238,7 +279,7 @@ def redispatch_stale(*, older_than: timedelta) -> int:
     for taskrun_id in stale:
         _dispatch(str(taskrun_id))
         count += 1
-    return count
+    return count + retries.resume_due()
 
 
 def _dispatch(taskrun_id: str) -> None:
@@ -247,26 +288,45 @@ def _dispatch(taskrun_id: str) -> None:
     run_task.delay(taskrun_id)
 
 
-def _flag(task: TaskSpec, key: str) -> bool:
-    value = task.common.get(key, False)
-    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+_flag = flowables.flag
+_INHERIT: Any = object()  # a child's iteration value: its parent's, unless a ForEach gives it one
 
 
 class _Walker:
-    """Walks (sequential) task lists against the existing runs; returns None while something is pending."""
+    """Re-walks the flow spec against the existing task runs, under the execution's row lock.
+
+    Every method returns the state a task (list) has reached, or None while something in it is still
+    pending; creating a missing run is how a task starts. Runs are keyed by (task id, parent run,
+    iteration value). Flowables decide which children may start through ``orchestrator.flowables``
+    (one walk function per type), using ``block``/``sequence``/``outcome``/``has_run``/``props`` here.
+    """
 
     def __init__(self, execution: Execution, flow: Flow) -> None:
         self.execution = execution
         self.flow = flow
-        self.runs: dict[tuple[str, Any], TaskRun] = {
-            (run.task_id, run.parent_id): run for run in execution.task_runs.all()
+        self.runs: dict[tuple[str, Any, str | None], TaskRun] = {
+            (run.task_id, run.parent_id, run.value): run for run in execution.task_runs.all()
         }
+
+    @staticmethod
+    def key(task: TaskSpec, parent: TaskRun | None, value: Any = _INHERIT) -> tuple[str, Any, str | None]:
+        if value is _INHERIT:
+            value = parent.value if parent is not None else None
+        return (task.id, parent.pk if parent is not None else None, value)
+
+    def has_run(self, parent: TaskRun | None, task: TaskSpec, value: Any = _INHERIT) -> bool:
+        return self.key(task, parent, value) in self.runs
 
     def block(
         self, parent: TaskRun | None, tasks: list[TaskSpec], errors: list[TaskSpec], finally_: list[TaskSpec]
     ) -> State | None:
         """Kestra's block semantics: ``errors`` run after a failure, ``finally`` always; both keep FAILED."""
-        result = self.sequence(parent, tasks)
+        return self.guarded(parent, self.sequence(parent, tasks), errors, finally_)
+
+    def guarded(
+        self, parent: TaskRun | None, result: State | None, errors: list[TaskSpec], finally_: list[TaskSpec]
+    ) -> State | None:
+        """``errors`` after a failing ``result``, then ``finally``; None while any of it is pending."""
         if result is None:
             return None
         if result in _FAILING and errors and self.sequence(parent, errors) is None:
@@ -278,50 +338,86 @@ class _Walker:
             result = max(result, after, key=_SEVERITY.__getitem__)
         return result
 
-    def sequence(self, parent: TaskRun | None, tasks: list[TaskSpec]) -> State | None:
+    def sequence(self, parent: TaskRun | None, tasks: list[TaskSpec], value: Any = _INHERIT) -> State | None:
         result = S.SUCCESS
         for task in tasks:
             if _flag(task, "disabled"):
                 continue
-            state = self.task(parent, task)
+            state = self.outcome(parent, task, value)
             if state is None:
                 return None
-            if state == S.FAILED and _flag(task, "allowFailure"):
-                state = S.WARNING
             result = max(result, state, key=_SEVERITY.__getitem__)
             if state in _FAILING:
                 return state
         return result
 
-    def task(self, parent: TaskRun | None, task: TaskSpec) -> State | None:
+    def outcome(self, parent: TaskRun | None, task: TaskSpec, value: Any = _INHERIT) -> State | None:
+        """The state ``task`` counts as for its siblings (allowFailure, allowWarning, skipped)."""
+        state = self.task(parent, task, value)
+        if state == S.FAILED and _flag(task, "allowFailure"):
+            state = S.WARNING
+        if state == S.WARNING and _flag(task, "allowWarning"):
+            state = S.SUCCESS
+        if state == S.SKIPPED:
+            state = S.SUCCESS
+        return state
+
+    def task(self, parent: TaskRun | None, task: TaskSpec, value: Any = _INHERIT) -> State | None:
         task_type = registry.lookup(task.type)
-        run = self.runs.get((task.id, parent.pk if parent else None))
+        key = self.key(task, parent, value)
+        run = self.runs.get(key)
+        if run is None and "runIf" in task.common:
+            run = failures.skip_unless(self, parent, task, key[2])  # created, then run or SKIPPED
         if run is None:
-            run = self._create(parent, task, flowable=bool(task_type and task_type.flowable))
+            run = self._create(parent, task, flowable=bool(task_type and task_type.flowable), value=key[2])
         if run.state in TERMINAL:
             return State(run.state)
         if task_type is None or not task_type.flowable:
             return None  # queued or running on a worker
-        if task_type.short_name not in _SEQUENTIAL_FLOWABLES:
+        handler = FLOWABLE_HANDLERS.get(task_type.name)
+        if handler is not None:
+            return handler(self, parent, task, run)
+        walk = flowables.walk_for(task_type.name)
+        if walk is None:
             self._fail_flowable(run, f"flowable task type '{task.type}' is not supported by the engine yet")
             return S.FAILED
         if run.state == S.CREATED:
             transition(run, S.RUNNING)
-        branch = task.branches.get
-        outcome = self.block(run, branch("tasks", []), branch("errors", []), branch("finally", []))
+        try:
+            outcome = walk(self, run, task)
+        except flowables.FlowableFailed as exc:
+            self._fail_flowable(run, f"{task_type.short_name}: {exc}")
+            return S.FAILED
         if outcome is None:
             return None
         transition(run, outcome)
         return outcome
 
-    def _create(self, parent: TaskRun | None, task: TaskSpec, *, flowable: bool) -> TaskRun:
+    def props(self, run: TaskRun, task: TaskSpec) -> dict[str, Any]:
+        """The flowable's own properties rendered in its run's context (a template error fails it)."""
+        runs = self.runs.values()
+        context = template_context.build(self.execution, self.flow, runs, taskrun=run, task=task)
+        try:
+            return templating.render(task.props, context)
+        except templating.TemplateError as exc:
+            raise flowables.FlowableFailed(f"cannot render properties: {exc}") from exc
+
+    def set_outputs(self, run: TaskRun, outputs: dict[str, Any]) -> None:
+        TaskRun.objects.filter(pk=run.pk).update(outputs=outputs)
+        run.outputs = outputs
+
+    def _create(
+        self, parent: TaskRun | None, task: TaskSpec, *, flowable: bool, value: Any = _INHERIT
+    ) -> TaskRun:
+        key = self.key(task, parent, value)
         run = TaskRun.objects.create(
             execution=self.execution,
             task_id=task.id,
             parent=parent,
+            value=key[2],
             history=[{"state": S.CREATED.value, "date": template_context.iso(timezone.now())}],
         )
-        self.runs[(task.id, parent.pk if parent else None)] = run
+        self.runs[key] = run
         _send(run, None, S.CREATED.value)
         if not flowable:
             run_id = str(run.pk)
@@ -335,10 +431,17 @@ class _Walker:
         log(self.execution, run, "ERROR", message)
 
 
-# Flowables whose children simply run one after another (Kestra's Sequential; more arrive with issue 4).
-_SEQUENTIAL_FLOWABLES = frozenset({"Sequential"})
+# Flowables with their own scheduling (Pause, Subflow, WaitFor: orchestrator/flowcontrol.py), by canonical
+# type name: handler(walker, parent_run, task, run) -> the run's final state, or None while it is pending.
+# Called under the execution's row lock on every advance, so a handler must be idempotent.
+FlowableHandler = Callable[["_Walker", TaskRun | None, TaskSpec, TaskRun], "State | None"]
+FLOWABLE_HANDLERS: dict[str, FlowableHandler] = {}
 
 
 def running_states() -> models.Q:
     """Executions still in progress (for selectors)."""
     return ~models.Q(state__in=[s.value for s in TERMINAL])
+
+
+# Pause, Subflow and WaitFor register their FLOWABLE_HANDLERS on import (it imports this module).
+from . import flowcontrol  # noqa: E402,F401

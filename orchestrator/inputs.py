@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from . import options
 from .durations import format_duration, parse_duration
 from .masking import MASK
 from .templating import TemplateError, has_template, render_string
@@ -249,8 +250,22 @@ _SCALARS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+def choices(spec: InputSpec) -> list[tuple[str, str]]:
+    """(value, label) pairs of a SELECT/MULTISELECT: its ``values``, or its ``portico.options`` provider's.
+
+    Raises ``options.OptionsUnavailable`` when the provider cannot answer.
+    """
+    provider = spec.extra.get(options.OPTIONS_KEY)
+    if provider:
+        return options.options(provider)
+    return [(str(v), str(v)) for v in (spec.values or [])]
+
+
 def _choices(spec: InputSpec) -> list[str]:
-    return [str(v) for v in (spec.values or [])]
+    try:
+        return [value for value, _ in choices(spec)]
+    except options.OptionsUnavailable as exc:
+        raise ValueError(f"cannot check the value: the list of choices is unavailable ({exc})") from None
 
 
 def _check_bounds(spec: InputSpec, value: Any) -> None:

@@ -7,12 +7,10 @@ supported yet" rather than "unknown" (a typo). Registering a type removes it fro
 from __future__ import annotations
 
 _CORE = {  # io.kestra.plugin.core.<package>.<Name>
-    "flow": "Parallel If Switch ForEach ForEachItem EachSequential EachParallel Subflow Flow Dag Pause "
-    "WorkingDirectory AllowFailure WaitFor Template LoopUntil ChildFlow",
-    "execution": "Labels Resume Exit Count PurgeExecutions Assert SetVariables UnsetVariables Counts",
-    "debug": "Echo",
-    "log": "Fetch PurgeLogs",
-    "state": "Set Get Delete Purge",
+    "flow": "ForEachItem Flow Template LoopUntil ChildFlow",
+    "execution": "Exit Count PurgeExecutions Assert SetVariables UnsetVariables Counts",
+    "log": "PurgeLogs",
+    "state": "Purge",
     "kv": "Set Get GetKeys Delete PurgeKV",
     "storage": "LocalFiles Concat Split Size Delete DeduplicateItems FilterItems PurgeCurrentExecutionFiles "
     "Reverse Write",
@@ -20,21 +18,16 @@ _CORE = {  # io.kestra.plugin.core.<package>.<Name>
     "http": "Request Download Trigger",
     "templating": "TemplatedTask",
     "metric": "Publish",
-    "trigger": "Schedule ScheduleOnDates Flow Webhook Toggle",
+    "trigger": "ScheduleOnDates Toggle",
     "condition": "ExecutionStatus ExecutionFlow ExecutionNamespace ExpressionCondition DateTimeBetween "
     "DayWeek DayWeekInMonth ExecutionLabels ExecutionOutputs FlowCondition FlowNamespaceCondition "
     "HasRetryAttempt MultipleCondition Not Or PublicHoliday TimeBetween Weekend",
 }
 _OLD = {  # io.kestra.core.* names Kestra still accepts as aliases
-    "io.kestra.core.tasks.flows": "Parallel If Switch EachSequential EachParallel Flow Subflow Dag Pause "
-    "WorkingDirectory AllowFailure ForEachItem Template",
-    "io.kestra.core.tasks.executions": "Labels Resume Counts",
-    "io.kestra.core.tasks.debugs": "Echo",
-    "io.kestra.core.tasks.log": "Fetch",
-    "io.kestra.core.tasks.states": "Set Get Delete",
+    "io.kestra.core.tasks.flows": "Flow ForEachItem Template",
+    "io.kestra.core.tasks.executions": "Counts",
     "io.kestra.core.tasks.storages": "LocalFiles Concat Split Size Delete DeduplicateItems FilterItems",
     "io.kestra.core.tasks.trigger": "Toggle",
-    "io.kestra.core.models.triggers.types": "Schedule Flow Webhook",
     "io.kestra.core.models.conditions.types": "ExecutionStatusCondition ExecutionFlowCondition "
     "ExecutionNamespaceCondition VariableCondition MultipleCondition FlowCondition FlowNamespaceCondition",
 }

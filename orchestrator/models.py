@@ -27,14 +27,24 @@ class State(models.TextChoices):
     CANCELLED = "CANCELLED"
     RETRYING = "RETRYING"
     RETRIED = "RETRIED"
+    SKIPPED = "SKIPPED"  # a task whose ``runIf`` rendered false (Kestra 0.20+)
 
     @property
     def is_terminal(self) -> bool:
         return self in TERMINAL
 
 
+# Kestra's ``isTerminated``: RETRIED (the execution was replaced by a new one) and SKIPPED end too.
 TERMINAL: frozenset[State] = frozenset(
-    {State.SUCCESS, State.WARNING, State.FAILED, State.KILLED, State.CANCELLED}
+    {
+        State.SUCCESS,
+        State.WARNING,
+        State.FAILED,
+        State.KILLED,
+        State.CANCELLED,
+        State.RETRIED,
+        State.SKIPPED,
+    }
 )
 _STATE_LENGTH = 16
 
@@ -61,6 +71,17 @@ class Execution(models.Model):
     created = models.DateTimeField(default=timezone.now)
     started = models.DateTimeField(null=True, blank=True)
     ended = models.DateTimeField(null=True, blank=True)
+    # A Subflow's child points at the parent's execution and task run; killing the parent kills it.
+    parent = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children"
+    )
+    parent_taskrun = models.ForeignKey(
+        "TaskRun", on_delete=models.SET_NULL, null=True, blank=True, related_name="subflow_executions"
+    )
+    # A replay is a new execution; it remembers the one it copied its earlier task runs from.
+    original = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replays"
+    )
 
     class Meta:
         ordering = ["-created"]
@@ -95,6 +116,15 @@ class TaskRun(models.Model):
     created = models.DateTimeField(default=timezone.now)
     started = models.DateTimeField(null=True, blank=True)
     ended = models.DateTimeField(null=True, blank=True)
+    # The Celery task id of the delivery that claimed this run, so a kill can revoke it.
+    worker_task_id = models.CharField(max_length=64, blank=True, default="")
+    # When a waiting run (Pause delay/timeout, WaitFor interval) must be looked at again; the timer
+    # message does that on time, a periodic sweep catches a lost one.
+    wake_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Set on claim and refreshed while the task runs: the reconciler re-queues a run whose heartbeat
+    # stopped (its worker vanished). Empty/None for flowables, which no worker holds.
+    worker = models.CharField(max_length=255, blank=True, default="")
+    heartbeat = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created"]
@@ -128,3 +158,72 @@ class LogLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.timestamp:%H:%M:%S} {self.level} {self.message[:80]}"
+
+
+class KeyValue(models.Model):
+    """Namespace key-value state (Kestra's ``state.*`` tasks): JSON values, optionally expiring."""
+
+    id = models.BigAutoField(primary_key=True)
+    namespace = models.CharField(max_length=255)
+    key = models.CharField(max_length=512)
+    value = models.JSONField(default=dict, blank=True)
+    expires = models.DateTimeField(null=True, blank=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["namespace", "key"], name="orch_kv_namespace_key")]
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.key}"
+
+
+class Trigger(models.Model):
+    """A trigger declared in a flow, as last synced from the flows (``orchestrator.triggers.sync_triggers``).
+
+    ``enabled`` is the operator's switch (admin); it survives re-syncs. ``props`` and ``flow_source``
+    are the declaration and its flow at the last sync, so firing needs no file access.
+    """
+
+    namespace = models.CharField(max_length=255)
+    flow_id = models.CharField(max_length=255)
+    trigger_id = models.CharField(max_length=255)
+    type = models.CharField(max_length=32)  # short Kestra name: Schedule, Webhook, Flow
+    enabled = models.BooleanField(default=True)
+    props = models.JSONField(default=dict, blank=True)
+    flow_revision = models.CharField(max_length=64, blank=True, default="")
+    flow_source = models.TextField(blank=True, default="")
+    last_fired = models.DateTimeField(null=True, blank=True)
+    # Schedule: the cron tick last fired, so a duplicate beat message for the same tick is a no-op.
+    last_scheduled = models.DateTimeField(null=True, blank=True)
+    last_execution = models.UUIDField(null=True, blank=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["namespace", "flow_id", "trigger_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["namespace", "flow_id", "trigger_id"], name="orch_trigger_unique")
+        ]
+        indexes = [models.Index(fields=["type", "enabled"], name="orch_trigger_type_enabled")]
+
+    def __str__(self) -> str:
+        return f"{self.namespace}.{self.flow_id}:{self.trigger_id} ({self.type})"
+
+
+class FlowConcurrency(models.Model):
+    """One row per flow with a ``concurrency`` limit: the lock admissions and dequeues take.
+
+    Locking this row (``select_for_update``) serialises "count the running executions, then start or
+    queue one" per flow on PostgreSQL; SQLite serialises every write transaction anyway.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    namespace = models.CharField(max_length=255)
+    flow_id = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["namespace", "flow_id"], name="orch_flowconcurrency_flow")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.namespace}.{self.flow_id}"

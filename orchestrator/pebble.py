@@ -17,6 +17,8 @@ from typing import Any
 
 from jinja2 import Undefined, pass_context
 
+from . import config_functions
+
 
 class PebbleError(Exception):
     """A filter or function got a value it cannot handle; the message names the filter."""
@@ -456,6 +458,13 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "base64encode": _b64encode,
     "base64decode": _b64decode,
 }
+def _configured(lookup: Callable[[Any], Any], name: Any) -> Any:
+    try:
+        return lookup(name)
+    except config_functions.ConfigLookupError as exc:
+        raise PebbleError(str(exc)) from None
+
+
 GLOBALS: dict[str, Any] = {
     "now": _now,
     "json": _from_json,
@@ -464,6 +473,8 @@ GLOBALS: dict[str, Any] = {
     "range": range,
     "null": None,
     "printContext": _print_context,
+    "secret": lambda name: _configured(config_functions.secret, name),  # configuration, never flow text
+    "setting": lambda name: _configured(config_functions.setting, name),
 }
 TESTS: dict[str, Callable[[Any], bool]] = {
     "json": _is_json,

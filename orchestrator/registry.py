@@ -51,6 +51,12 @@ class TaskType:
     input_props: tuple[str, ...] = ()  # props holding input definitions (Pause.onResume), checked like inputs
     required_branches: tuple[str, ...] | None = None  # None: "tasks" when it is a branch
     extra: dict[str, Any] = field(default_factory=dict)
+    # Branches with another shape than a task list: a mapping name -> task list (Switch ``cases``,
+    # parsed as "cases.<name>"), or a list of ``{task, dependsOn}`` items (Dag ``tasks``; the
+    # dependencies land in each child's ``common["dependsOn"]`` and are checked at load).
+    mapped_branches: tuple[str, ...] = ()
+    dependency_branches: tuple[str, ...] = ()
+    runnable_branches: tuple[str, ...] = ()  # branches that may hold only runnable (non-flowable) tasks
 
     @property
     def mandatory_branches(self) -> tuple[str, ...]:
@@ -88,6 +94,9 @@ def register(
     kind: str = "task",
     input_props: tuple[str, ...] = (),
     required_branches: tuple[str, ...] | None = None,
+    mapped_branches: tuple[str, ...] = (),
+    dependency_branches: tuple[str, ...] = (),
+    runnable_branches: tuple[str, ...] = (),
 ) -> Callable[[Any], Any]:
     """Decorator registering ``run`` under ``name``, its old Kestra names and its short name.
 
@@ -107,6 +116,9 @@ def register(
             kind=kind,
             input_props=tuple(input_props),
             required_branches=required_branches,
+            mapped_branches=tuple(mapped_branches),
+            dependency_branches=tuple(dependency_branches),
+            runnable_branches=tuple(runnable_branches),
         )
         _add(task_type)
         return fn

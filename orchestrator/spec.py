@@ -60,6 +60,7 @@ RETRY_DURATIONS = {"interval", "maxInterval", "minInterval", "maxDuration"}
 OUTPUT_KEYS = {"id", "type", "value", "description", "displayName", "required"}
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 SYSTEM_LABEL_PREFIX = "system."
+SUBFLOW_TYPE = "io.kestra.plugin.core.flow.Subflow"
 ALLOWED_SYSTEM_LABELS = {"system.readOnly"}  # the one system label Kestra lets authors set
 
 
@@ -138,6 +139,8 @@ class Flow:
     revision: str = ""
     after_execution: list[TaskSpec] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # accepted Kestra keys we do not act on yet
+    # Problems Kestra only meets when the task runs (it loads the flow): reported, never refused.
+    warnings: list[FlowError] = field(default_factory=list)
 
     def walk_tasks(self) -> Iterator[TaskSpec]:
         for task in [*self.tasks, *self.errors, *self.finally_, *self.after_execution]:
@@ -162,9 +165,13 @@ class _Context:
     def __init__(self, file: str) -> None:
         self.file = file
         self.errors: list[FlowError] = []
+        self.warnings: list[FlowError] = []
 
     def error(self, line: int, path: str, message: str) -> None:
         self.errors.append(FlowError(self.file, line, path or "flow", message))
+
+    def warn(self, line: int, path: str, message: str) -> None:
+        self.warnings.append(FlowError(self.file, line, path or "flow", message))
 
 
 # ---------------------------------------------------------------------------------------- the parser
@@ -202,9 +209,11 @@ class _Parser(InputParser):
         triggers = self._triggers(doc)
         disabled = self._boolean(doc, "disabled", "disabled", False)
         self._flow_retry(doc)
+        self._concurrency(doc)
         self._input_dependencies(doc.get("inputs"), inputs)
         all_tasks = [t for top in [*tasks, *errors, *finally_, *after_execution] for t in top.walk()]
         self._dashed_references(inputs, all_tasks)
+        self._self_calls(namespace, flow_id, all_tasks)
         extra = {k: plain(v) for k, v in doc.items() if k in FLOW_KEYS and k not in _PARSED_FLOW_KEYS}
         return Flow(
             id=flow_id or "",
@@ -225,6 +234,14 @@ class _Parser(InputParser):
             after_execution=after_execution,
             extra=extra,
         )
+
+    def _self_calls(self, namespace: str | None, flow_id: str | None, tasks: list[TaskSpec]) -> None:
+        """Kestra refuses a flow that starts itself as a subflow: it would recurse without end."""
+        for task in tasks:
+            if task.type != SUBFLOW_TYPE:
+                continue
+            if task.props.get("namespace") == namespace and task.props.get("flowId") == flow_id:
+                self.ctx.error(task.line, f"{task.path}.flowId", "a flow cannot start itself as a subflow")
 
     # -- scalars
     def _identifier(self, doc: dict, key: str, path: str, pattern: re.Pattern, max_len: int) -> str | None:
@@ -429,7 +446,14 @@ class _Parser(InputParser):
                 continue
             if key in task_type.branches:
                 required = key in task_type.mandatory_branches
-                branches[key] = self._task_list(item, key, f"{path}.{key}", required=required)
+                if key in task_type.mapped_branches:
+                    branches.update(self._mapped_branch(item, key, f"{path}.{key}"))
+                elif key in task_type.dependency_branches:
+                    branches[key] = self._dependency_branch(item, key, f"{path}.{key}", required=required)
+                else:
+                    branches[key] = self._task_list(item, key, f"{path}.{key}", required=required)
+                if key in task_type.runnable_branches:
+                    self._runnable_only(branches[key], task_type.short_name)
             else:
                 props[key] = value
         for key in task_type.mandatory_branches:
@@ -451,8 +475,81 @@ class _Parser(InputParser):
             path=path,
         )
 
+    def _runnable_only(self, tasks: list[TaskSpec], owner: str) -> None:
+        """Kestra runs a WorkingDirectory's children on one worker: flowables cannot be among them."""
+        for task in tasks:
+            task_type = registry.lookup(task.type)
+            if task_type is not None and task_type.flowable:
+                self.ctx.error(
+                    task.line,
+                    task.path,
+                    f"only runnable tasks are allowed in a {owner}, not the flowable '{task.type}'",
+                )
+
+    def _mapped_branch(self, doc: dict, key: str, path: str) -> dict[str, list[TaskSpec]]:
+        """``cases: {name: [tasks]}`` -> ``{"cases.name": [...]}`` (names are compared as strings)."""
+        raw = doc.get(key)
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            self.ctx.error(
+                value_line(doc, key), path, f"must be a mapping of task lists, got {type_name(raw)}"
+            )
+            return {}
+        names = {name: str(name).lower() if isinstance(name, bool) else str(name) for name in raw}
+        return {f"{key}.{text}": self._task_list(raw, name, f"{path}.{text}") for name, text in names.items()}
+
+    def _dependency_branch(self, doc: dict, key: str, path: str, *, required: bool) -> list[TaskSpec]:
+        """A Dag's ``[{task: {...}, dependsOn: [ids]}]``: every dependency names a sibling, no cycles."""
+        raw = doc.get(key)
+        if raw is None or not isinstance(raw, list) or (required and not raw):
+            return self._task_list(doc, key, path, required=required)  # reports the shape problem
+        tasks: list[TaskSpec] = []
+        depends: dict[str, list[tuple[str, int, str]]] = {}
+        for index, item in enumerate(raw):
+            item_path, line = f"{path}[{index}]", item_line(raw, index)
+            if not isinstance(item, dict):
+                self.ctx.error(
+                    line, item_path, f"must be a mapping with 'task' and 'dependsOn', got {type_name(item)}"
+                )
+                continue
+            for extra in set(item) - {"task", "dependsOn"}:
+                self.ctx.error(key_line(item, extra), f"{item_path}.{extra}", "unknown property")
+            if "task" not in item:
+                self.ctx.error(line, f"{item_path}.task", "required property missing")
+                continue
+            task = self._task(item["task"], f"{item_path}.task", value_line(item, "task", line))
+            deps = item.get("dependsOn") or []
+            if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
+                self.ctx.error(
+                    value_line(item, "dependsOn"), f"{item_path}.dependsOn", "must be a list of task ids"
+                )
+                deps = []
+            if task is None:
+                continue
+            task.common["dependsOn"] = list(deps)
+            depends[task.id] = [
+                (dep, item_line(item["dependsOn"], i), f"{item_path}.dependsOn[{i}]")
+                for i, dep in enumerate(deps)
+            ]
+            tasks.append(task)
+        for deps in depends.values():
+            for dep, line, dep_path in deps:
+                if dep not in depends:
+                    self.ctx.error(
+                        line, dep_path, f"unknown task '{dep}': dependsOn must name a task of this Dag"
+                    )
+        cycle = _find_cycle({t: [d for d, _, _ in deps if d in depends] for t, deps in depends.items()})
+        if cycle:
+            self.ctx.error(value_line(doc, key), path, "cyclic dependency: " + " -> ".join(cycle))
+        return tasks
+
     def _check_templates(self, item: dict, path: str, skip: set[str]) -> None:
-        """Compile every expression at load time so a syntax error is reported with its line."""
+        """Compile every expression at load time so a syntax error is reported with its line.
+
+        A warning, not an error: Kestra loads such a flow and fails the task when it renders, and our
+        Pebble translation is not complete, so refusing could reject a flow Kestra runs.
+        """
         from .templating import TemplateError, compile_template
 
         for key, value in item.items():
@@ -463,7 +560,9 @@ class _Parser(InputParser):
                     try:
                         compile_template(text)
                     except TemplateError as exc:
-                        self.ctx.error(value_line(item, key), f"{path}.{key}", str(exc))
+                        self.ctx.warn(
+                            value_line(item, key), f"{path}.{key}", f"{exc} (the task fails when it runs)"
+                        )
                         break
 
     def _resolve_type(self, item: dict, path: str, *, kind: str) -> registry.TaskType | None:
@@ -546,6 +645,18 @@ class _Parser(InputParser):
     def _flow_retry(self, doc: dict) -> None:
         if "retry" in doc:
             self._retry(doc["retry"], value_line(doc, "retry"), "retry")
+
+    def _concurrency(self, doc: dict) -> None:
+        if "concurrency" not in doc:
+            return
+        from .concurrency import problems  # the rules live with the behaviour
+
+        raw = doc["concurrency"]
+        for path, message in problems(raw):
+            key = path.rsplit(".", 1)[-1]
+            inside = isinstance(raw, dict) and key in raw
+            line = key_line(raw, key) if inside else value_line(doc, "concurrency")
+            self.ctx.error(line, path, message)
 
     def _validate_props(
         self, task_type: registry.TaskType, props: dict, item: dict, path: str, line: int
@@ -641,6 +752,29 @@ class _Parser(InputParser):
         return triggers
 
 
+def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """One dependency cycle as ``[a, b, ..., a]`` (in declaration order), or None."""
+    done: set[str] = set()
+
+    def visit(node: str, trail: list[str]) -> list[str] | None:
+        if node in trail:
+            return [*trail[trail.index(node) :], node]
+        if node in done:
+            return None
+        for dep in graph.get(node, []):
+            found = visit(dep, [*trail, node])
+            if found:
+                return found
+        done.add(node)
+        return None
+
+    for node in graph:
+        found = visit(node, [])
+        if found:
+            return found
+    return None
+
+
 def _strings(value: Any) -> Iterator[str]:
     if isinstance(value, str):
         yield value
@@ -692,6 +826,7 @@ def parse_flow(text: str, file: str = "<string>") -> Flow:
         _Parser(ctx).flow(doc, text)  # duplicate keys: report the rest too
     if ctx.errors or flow is None:
         raise FlowValidationError(ctx.errors)
+    flow.warnings = ctx.warnings
     return flow
 
 
@@ -721,8 +856,13 @@ def load_flow(path: str | Path) -> Flow:
     return parse_flow(text, name)
 
 
-def validate_files(paths: Iterable[str | Path]) -> list[FlowError]:
-    """Validate several flow files; also reports two files declaring the same namespace and id."""
+def validate_files(
+    paths: Iterable[str | Path], warnings: list[FlowError] | None = None
+) -> list[FlowError]:
+    """Validate several flow files; also reports two files declaring the same namespace and id.
+
+    Warnings of the files that load are appended to ``warnings`` when a list is given.
+    """
     errors: list[FlowError] = []
     seen: dict[tuple[str, str], str] = {}
     for path in paths:
@@ -731,6 +871,8 @@ def validate_files(paths: Iterable[str | Path]) -> list[FlowError]:
         except FlowValidationError as exc:
             errors.extend(exc.errors)
             continue
+        if warnings is not None:
+            warnings.extend(flow.warnings)
         key = (flow.namespace, flow.id)
         if key in seen:
             errors.append(

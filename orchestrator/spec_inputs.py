@@ -8,9 +8,10 @@ Problems go to an error sink as ``(line, path, message)``; ``spec`` turns them i
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from .options import OPTIONS_KEY
 from .templating import has_template
 from .yamlsource import item_line, key_line, plain, type_name, value_line
 
@@ -19,7 +20,7 @@ INPUT_COMMON_KEYS = frozenset(
     "id type name description dependsOn required defaults displayName prefill".split()
 )
 _BOUNDS, _DATE_BOUNDS = {"min", "max"}, {"after", "before", "min", "max"}
-_CHOICES = {"values", "options", "expression", "allowCustomValue", "autoSelectFirst"}
+_CHOICES = {"values", "options", "expression", "allowCustomValue", "autoSelectFirst", OPTIONS_KEY}
 INPUT_KEYS_BY_TYPE = {
     "STRING": {"validator", "minLength", "maxLength"},
     "SECRET": {"validator"},
@@ -165,8 +166,10 @@ class InputParser(Checks):
                     f"{path}.options",
                     "use either 'values' or 'options' ('options' is deprecated), not both",
                 )
-            if values is None and "expression" not in item:
+            if values is None and "expression" not in item and OPTIONS_KEY not in item:
                 self.ctx.error(line, f"{path}.values", "required property missing")
+            if OPTIONS_KEY in item:
+                self._options_provider(item, path)
             elif values is not None and (
                 not isinstance(values, list)
                 or not values
@@ -223,11 +226,26 @@ class InputParser(Checks):
             return None
         default = spec.defaults
         if default is not None and not has_template(default):
+            # Provider choices come from an API: loading a flow checks the default's type, not membership.
+            static = replace(spec, extra={k: v for k, v in spec.extra.items() if k != OPTIONS_KEY})
             try:
-                input_types.coerce(spec, default)
+                input_types.coerce(static, default)
             except ValueError as exc:
                 self.ctx.error(value_line(item, "defaults"), f"{path}.defaults", str(exc))
         return spec if len(self.ctx.errors) == before else None
+
+    def _options_provider(self, item: dict, path: str) -> None:
+        """``portico.options`` must name a registered provider (see ``orchestrator.options``)."""
+        from . import options, plugins  # noqa: F401  (plugins register their providers on import)
+
+        name = item[OPTIONS_KEY]
+        if not isinstance(name, str) or not options.known(name):
+            known = ", ".join(options.names()) or "none"
+            self.ctx.error(
+                value_line(item, OPTIONS_KEY),
+                f"{path}.{OPTIONS_KEY}",
+                f"unknown options provider '{name}' (known: {known})",
+            )
 
     def _check_unsupported_input(self, item: dict, kind: str, path: str) -> None:
         """Static checks Kestra makes even for input types we cannot run yet."""

@@ -139,11 +139,16 @@ def has_template(text: Any) -> bool:
     return isinstance(text, str) and ("{{" in text or "{%" in text or "{#" in text)
 
 
+def _render_key(key: Any, context: Mapping[str, Any]) -> Any:
+    return str(_render_text(key, context)) if has_template(key) else key
+
+
 def _render_value(value: Any, context: Mapping[str, Any]) -> Any:
     if isinstance(value, str):
         return _render_text(value, context) if has_template(value) else value
     if isinstance(value, dict):
-        return {key: _render_value(item, context) for key, item in value.items()}
+        # Kestra renders map keys too (``"{{ inputs.key }}": value`` in Labels, state.Set, OutputValues).
+        return {_render_key(key, context): _render_value(item, context) for key, item in value.items()}
     if isinstance(value, list):
         return [_render_value(item, context) for item in value]
     return value

@@ -7,16 +7,18 @@ that is already claimed or finished does nothing, because claiming is a compare-
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import timedelta
 from typing import Any
 
-from celery import shared_task
+from celery import current_task, shared_task
 from django.db.models import F
+from django.utils import timezone
 from pydantic import BaseModel
 
 from . import context as template_context
-from . import engine, registry, templating
+from . import control, engine, failures, heartbeat, registry, templating
 from .models import State, TaskRun
 
 logger = logging.getLogger(__name__)
@@ -32,12 +34,33 @@ class TaskRunContext:
         self.taskrun_id = str(taskrun.pk)
         self.task_id = taskrun.task_id
         self.attempt = taskrun.attempts
+        # Set by the timeout watchdog (failures.Watchdog): the attempt is over, the plugin should stop.
+        self.interrupted = threading.Event()
+        self.interrupt_reason = ""
+
+    def interrupt(self, reason: str) -> None:
+        self.interrupt_reason = reason
+        self.interrupted.set()
+
+    def _check_interrupted(self) -> None:
+        if self.interrupted.is_set():
+            raise failures.TaskInterrupted(self.interrupt_reason)
 
     def log(self, level: str, message: str) -> None:
+        self._check_interrupted()
         engine.log(self._taskrun.execution, self._taskrun, level, message, self._secrets)
 
     def sleep(self, seconds: float) -> None:
-        time.sleep(max(0.0, seconds))
+        """Sleep, but give up promptly once the run is being killed (``TaskKilled``) or has timed out."""
+        deadline = time.monotonic() + max(0.0, seconds)
+        while (left := deadline - time.monotonic()) > 0:
+            self.interrupted.wait(min(left, _KILL_POLL_SECONDS))
+            self._check_interrupted()
+            if control.is_being_killed(self.taskrun_id):
+                raise control.TaskKilled(self.taskrun_id)
+
+
+_KILL_POLL_SECONDS = 0.25
 
 
 @shared_task(name="orchestrator.run_task")
@@ -57,7 +80,18 @@ def claim(taskrun_id: str) -> TaskRun | None:
     run = TaskRun.objects.select_related("execution").filter(pk=taskrun_id).first()
     if run is None or run.state not in (State.CREATED, State.QUEUED):
         return None
-    if not engine.transition(run, State.RUNNING, attempts=F("attempts") + 1):
+    # The Celery task id lets a kill revoke (terminate) this delivery.
+    delivery = current_task.request.id if current_task and current_task.request.id else ""
+    # Who holds the run and since when: the reconciler re-queues it once the heartbeat stops.
+    hostname = current_task.request.hostname if current_task and current_task.request.id else None
+    if not engine.transition(
+        run,
+        State.RUNNING,
+        attempts=F("attempts") + 1,
+        worker_task_id=delivery or "",
+        worker=heartbeat.worker_name(hostname),
+        heartbeat=timezone.now(),
+    ):
         return None
     return run
 
@@ -71,18 +105,30 @@ def execute(taskrun_id: str) -> bool:
     execution = run.execution
     flow = engine.flow_for(execution)
     secrets = engine.secret_values(execution, flow)
+    attempt = run.attempts  # the fence: only this attempt's result may finish the run
     try:
-        outputs = _run_plugin(run, flow, secrets)
+        with heartbeat.beating(str(run.pk), run.attempts):
+            outputs = _run_plugin(run, flow, secrets)
+    except heartbeat.LeaseLost:
+        logger.warning("task run %s was re-queued while this worker ran it; dropping this result", run.pk)
+    except control.TaskKilled:
+        control.acknowledge_kill(run)
+    except failures.TaskInterrupted as exc:  # the watchdog has already failed this attempt
+        engine.task_failed(run, str(exc), secrets, attempt=attempt)
     except registry.StepError as exc:
-        engine.task_failed(run, exc.message, secrets)
+        # Permanent errors are not retried (retries.py explains the one difference from Kestra).
+        engine.task_failed(run, exc.message, secrets, retryable=not exc.permanent, attempt=attempt)
     except templating.TemplateError as exc:
-        engine.task_failed(run, f"cannot render properties: {exc}", secrets)
+        engine.task_failed(run, f"cannot render properties: {exc}", secrets, attempt=attempt)
     except Exception as exc:  # a plugin bug must fail the task, not leave it RUNNING forever
         logger.exception("task %s of execution %s crashed", run.task_id, execution.pk)
-        engine.task_failed(run, f"{type(exc).__name__}: {exc}", secrets)
+        engine.task_failed(run, f"{type(exc).__name__}: {exc}", secrets, attempt=attempt)
     else:
-        engine.task_succeeded(run, outputs)
+        engine.task_succeeded(run, outputs, attempt=attempt)
     return True
+
+
+_CONTEXT_FIELDS = ("id", "execution_id", "task_id", "parent_id", "value", "state", "outputs")
 
 
 def _run_plugin(run: TaskRun, flow: Any, secrets: list[str]) -> dict[str, Any]:
@@ -92,8 +138,18 @@ def _run_plugin(run: TaskRun, flow: Any, secrets: list[str]) -> dict[str, Any]:
     task_type = registry.lookup(task.type)
     if task_type is None or task_type.run is None:
         raise registry.StepError(f"task type '{task.type}' cannot run on a worker")
-    runs = list(run.execution.task_runs.all())
+    # Only what the template context reads: loading every column of every run is O(runs) per hop.
+    runs = list(run.execution.task_runs.only(*_CONTEXT_FIELDS))
     context = template_context.build(run.execution, flow, runs, taskrun=run, task=task)
     props: BaseModel = task_type.validate_props(templating.render(task.props, context))
-    outputs = task_type.run(props, TaskRunContext(run, secrets)) or {}
+    ctx = TaskRunContext(run, secrets)
+    timeout = failures.task_timeout(task, context)
+    watchdog = None
+    if timeout is not None:
+        watchdog = failures.Watchdog(run, run.attempts, timeout, ctx.interrupt, secrets).start()
+    try:
+        outputs = task_type.run(props, ctx) or {}
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
     return dict(outputs)

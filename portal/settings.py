@@ -59,6 +59,9 @@ INSTALLED_APPS = [
     "portal.requests",
     "portal.approvals",
     "portal.notifications",
+    "portal.api",
+    "portal.executions",
+    "portal.resources",
 ]
 
 MIDDLEWARE = [
@@ -71,6 +74,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "portal.accounts.middleware.HtmxLoginRedirectMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
 
@@ -196,3 +200,31 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Crash safety (orchestrator.heartbeat / orchestrator.reconciler) --------------------------------
+# A worker refreshes the heartbeat of the task runs it executes; a RUNNING run whose heartbeat is older
+# than the lease is re-queued by the reconciler, which beat runs every 30 s.
+PORTICO_HEARTBEAT_SECONDS = float(os.environ.get("PORTICO_HEARTBEAT_SECONDS", "10"))
+PORTICO_TASK_LEASE_SECONDS = float(os.environ.get("PORTICO_TASK_LEASE_SECONDS", "60"))
+CELERY_BEAT_SCHEDULE = {
+    "orchestrator-reconcile": {"task": "orchestrator.reconcile", "schedule": 30.0},
+    "resources-expire": {"task": "portal.resources.expire", "schedule": 300.0},
+}
+
+# --- Hetzner Cloud (orchestrator.plugins.hcloud) ------------------------------------------------------
+# The token is configuration, never flow data; HCLOUD_ENDPOINT points at the local fake in tests/`make up`.
+HCLOUD_TOKEN = os.environ.get("HCLOUD_TOKEN", "")
+HCLOUD_ENDPOINT = os.environ.get("HCLOUD_ENDPOINT", "https://api.hetzner.cloud/v1")
+HCLOUD_TIMEOUT = float(os.environ.get("HCLOUD_TIMEOUT", "30"))
+HCLOUD_POLL_INTERVAL = float(os.environ.get("HCLOUD_POLL_INTERVAL", "1"))
+HCLOUD_SDK_RETRIES = int(os.environ.get("HCLOUD_SDK_RETRIES", "2"))  # then the flow's retry policy decides
+# Without a real token (or pointed at the fake) the Terraform path uses the offline sandbox module.
+_REAL_HCLOUD = bool(HCLOUD_TOKEN) and HCLOUD_ENDPOINT.startswith("https://api.hetzner.cloud")
+HCLOUD_TERRAFORM_MODULE = os.environ.get("PORTICO_HCLOUD_TERRAFORM_MODULE") or (
+    "hcloud-server" if _REAL_HCLOUD else "sandbox-server"
+)
+# secret('NAME') in a flow reads these (orchestrator.config_functions); setting('NAME') only these names.
+PORTICO_SECRET_SETTINGS = ("HCLOUD_TOKEN",)
+PORTICO_TEMPLATE_SETTINGS = ("HCLOUD_TERRAFORM_MODULE",)
+# Owners are warned this long before a resource's lifetime ends (once per expiry date).
+PORTICO_RESOURCE_WARNING_HOURS = float(os.environ.get("PORTICO_RESOURCE_WARNING_HOURS", "24"))

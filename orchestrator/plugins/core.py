@@ -92,7 +92,8 @@ def run_fail(props: FailProps, ctx: RunContext) -> dict[str, Any]:
         if not is_truthy(props.condition):
             return {}
         ctx.log("ERROR", props.errorMessage)
-    raise StepError(props.errorMessage, permanent=True)
+    # Not permanent: Kestra retries a Fail task under a retry policy (its condition may change).
+    raise StepError(props.errorMessage, permanent=False)
 
 
 class SleepProps(Props):

@@ -20,6 +20,8 @@ class CostCenter(models.Model):
         related_name="owned_cost_centers",
     )
     active = models.BooleanField(default=True)
+    # Requests that would take the month's spend past this need a second, distinct approver.
+    monthly_budget = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
 
     class Meta:
         ordering = ["code"]

@@ -16,6 +16,7 @@ from portal.audit import services as audit
 from portal.notifications.services import notify_on_commit
 from portal.requests.models import RequestState, ResourceRequest
 from portal.requests.services import REQUEST_LABEL
+from portal.resources.budget import hold_for_second_approver
 
 from .models import Decision, Outcome
 
@@ -59,6 +60,8 @@ def _decide(request_id: int, *, acting_user: Any, comment: str, outcome: Outcome
         if request.state != RequestState.PENDING_APPROVAL:
             state = request.get_state_display().lower()
             raise DecisionError(f"request #{request.pk} is {state}, not pending approval")
+        if outcome == Outcome.APPROVED and hold_for_second_approver(request, acting_user, comment):
+            return request  # over budget: this was the first of two approvals
         Decision.objects.create(request=request, approver=acting_user, outcome=outcome, comment=comment)
         request.state = RequestState.APPROVED if outcome == Outcome.APPROVED else RequestState.REJECTED
         request.decided_at = timezone.now()
@@ -96,8 +99,11 @@ approve = do_approve_request
 reject = do_reject_request
 
 
-def do_auto_approve(request: ResourceRequest, flow: Flow) -> None:
-    """For flows labelled ``portico.approval: none``: record why nobody approved, then start."""
+def do_auto_approve(
+    request: ResourceRequest, flow: Flow, *, reason: str = "flow label portico.approval is none"
+) -> None:
+    """For flows labelled ``portico.approval: none`` (or a system decision, e.g. an expired resource's
+    destroy): record why nobody approved, then start."""
     Decision.objects.create(request=request, approver=None, outcome=Outcome.AUTO_APPROVED)
     request.state = RequestState.APPROVED
     request.decided_at = timezone.now()
@@ -107,6 +113,6 @@ def do_auto_approve(request: ResourceRequest, flow: Flow) -> None:
         target=request,
         cost_center=request.cost_center,
         flow=request.catalog_flow,
-        details={"reason": "flow label portico.approval is none"},
+        details={"reason": reason},
     )
     _launch(request, flow)

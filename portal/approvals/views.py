@@ -41,6 +41,8 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
             raise
         else:
             verb = "approved" if action == "approve" else "rejected"
+            if action == "approve" and decided.state == "PENDING_APPROVAL":
+                verb = "has its first approval; over budget, it needs a second approver"
             messages.success(request, f"Request #{decided.pk} {verb}.")
     target = request.POST.get("next", "")
     hosts = {request.get_host()}

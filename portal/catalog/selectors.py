@@ -11,7 +11,12 @@ from .models import CatalogFlow
 
 def catalog_by_namespace() -> list[tuple[str, list[CatalogFlow]]]:
     """Active flows grouped by namespace, both sorted."""
-    flows = CatalogFlow.objects.filter(active=True).order_by("namespace", "flow_id")
+    # Day-2 flows (label portico.resource-action) are started from "My resources", not the catalog.
+    flows = (
+        CatalogFlow.objects.filter(active=True)
+        .exclude(labels__has_key="portico.resource-action")
+        .order_by("namespace", "flow_id")
+    )
     return [(namespace, list(group)) for namespace, group in groupby(flows, key=lambda f: f.namespace)]
 
 

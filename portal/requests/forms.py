@@ -14,6 +14,8 @@ from django import forms
 from django.utils import timezone
 
 from orchestrator.inputs import InputsInvalid, resolve_inputs
+from orchestrator.inputs import choices as input_choices
+from orchestrator.options import OptionsUnavailable
 from orchestrator.spec import Flow, InputSpec
 from portal.accounts.models import CostCenter
 
@@ -41,7 +43,12 @@ class RawInputField(forms.Field):
 
 
 def _choices(spec: InputSpec) -> list[tuple[str, str]]:
-    return [(str(v), str(v)) for v in spec.values or []]
+    """Static ``values`` or a ``portico.options`` provider's list; unavailable options leave the list
+    empty and the submitted value is then refused by ``orchestrator.inputs`` with the reason."""
+    try:
+        return input_choices(spec)
+    except OptionsUnavailable:
+        return []
 
 
 def _number_attrs(spec: InputSpec) -> dict[str, Any]:
@@ -132,6 +139,37 @@ def _from_local_input(text: str) -> str:
     return parsed.isoformat()
 
 
+def input_field(spec: InputSpec) -> RawInputField:
+    """The one form field builder for a declared input (request form, Pause ``onResume`` form)."""
+    return RawInputField(
+        spec=spec,
+        widget=widget_for(spec),
+        label=spec.display_name or spec.id,
+        help_text=help_text_for(spec),
+        initial=initial_for(spec),
+    )
+
+
+def raw_values(specs: list[InputSpec], cleaned_data: dict[str, Any]) -> dict[str, Any]:
+    """Cleaned field values for ``orchestrator.inputs``; empty means "use the default"."""
+    raw: dict[str, Any] = {}
+    for spec in specs:
+        value = cleaned_data.get(spec.id)
+        if spec.type == "DATETIME" and isinstance(value, str) and value:
+            value = _from_local_input(value)
+        if value in (None, "", []) and spec.type != "BOOL":
+            continue
+        raw[spec.id] = value
+    return raw
+
+
+def add_input_errors(form: forms.Form, exc: InputsInvalid) -> None:
+    """Put ``orchestrator.inputs`` messages on the fields they concern (others on the form)."""
+    for input_id, message in exc.errors.items():
+        field = input_id if input_id in form.fields else None
+        form.add_error(field, f"{message[:1].upper()}{message[1:]}.")
+
+
 class FlowRequestForm(forms.Form):
     """One field per declared input plus a required cost center."""
 
@@ -140,13 +178,7 @@ class FlowRequestForm(forms.Form):
         self.flow = flow
         self.resolved_inputs: dict[str, Any] = {}
         for spec in flow.inputs:
-            self.fields[spec.id] = RawInputField(
-                spec=spec,
-                widget=widget_for(spec),
-                label=spec.display_name or spec.id,
-                help_text=help_text_for(spec),
-                initial=initial_for(spec),
-            )
+            self.fields[spec.id] = input_field(spec)
         default_cc = getattr(user, "default_cost_center", None)
         self.fields[COST_CENTER_FIELD] = forms.ModelChoiceField(
             queryset=CostCenter.objects.filter(active=True),
@@ -163,22 +195,12 @@ class FlowRequestForm(forms.Form):
 
     def raw_inputs(self) -> dict[str, Any]:
         """Submitted values as the orchestrator expects them; empty means "use the default"."""
-        raw: dict[str, Any] = {}
-        for spec in self.flow.inputs:
-            value = self.cleaned_data.get(spec.id)
-            if spec.type == "DATETIME" and isinstance(value, str) and value:
-                value = _from_local_input(value)
-            if value in (None, "", []) and spec.type != "BOOL":
-                continue
-            raw[spec.id] = value
-        return raw
+        return raw_values(self.flow.inputs, self.cleaned_data)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         try:
             self.resolved_inputs = resolve_inputs(self.flow, self.raw_inputs())
         except InputsInvalid as exc:
-            for input_id, message in exc.errors.items():
-                field = input_id if input_id in self.fields else None
-                self.add_error(field, f"{message[:1].upper()}{message[1:]}.")
+            add_input_errors(self, exc)
         return cleaned

@@ -11,6 +11,7 @@ class RequestState(models.TextChoices):
     APPROVED = "APPROVED", "Approved"
     REJECTED = "REJECTED", "Rejected"
     RUNNING = "RUNNING", "Running"
+    PAUSED = "PAUSED", "Awaiting resume"
     SUCCEEDED = "SUCCEEDED", "Succeeded"
     FAILED = "FAILED", "Failed"
     CANCELLED = "CANCELLED", "Cancelled"

@@ -9,13 +9,10 @@ from django.http import Http404
 
 from orchestrator.inputs import mask_inputs
 from orchestrator.masking import MASK
-from orchestrator.models import LogLine, TaskRun
 from orchestrator.spec import FlowValidationError, parse_flow
 from portal.accounts.roles import is_approver
 
 from .models import RequestState, ResourceRequest
-
-MAX_LOG_LINES = 500
 
 
 def visible_requests(user: Any) -> QuerySet[ResourceRequest]:
@@ -57,19 +54,20 @@ def display_inputs(request: ResourceRequest) -> dict[str, Any]:
 
 
 def execution_detail(request: ResourceRequest) -> dict[str, Any]:
-    """Task runs (state, attempts, duration) and log lines of the request's execution, if any."""
+    """The execution's task tree and timeline and its latest log lines, if it has started.
+
+    (The execution page, ``portal.executions``, has the same view plus outputs, actions and a log filter.)
+    """
     execution = request.execution
     if execution is None:
-        return {"execution": None, "task_runs": [], "logs": [], "terminal": request.is_terminal}
-    execution.refresh_from_db()
-    task_runs = list(TaskRun.objects.filter(execution=execution).order_by("created"))
-    logs = list(
-        LogLine.objects.filter(execution=execution).select_related("taskrun").order_by("-id")[:MAX_LOG_LINES]
-    )
-    logs.reverse()
+        return {"execution": None, "rows": [], "logs": [], "terminal": request.is_terminal}
+    from portal.executions.selectors import execution_view, log_lines
+
+    view = execution_view(execution)  # refreshes the execution; tree, timeline and outputs masked
     return {
         "execution": execution,
-        "task_runs": task_runs,
-        "logs": logs,
+        "rows": view["rows"],
+        "timeline": view["timeline"],
+        "logs": log_lines(execution),
         "terminal": request.is_terminal and execution.is_terminal,
     }

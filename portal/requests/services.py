@@ -14,9 +14,10 @@ from portal.notifications.services import notify_on_commit
 
 from .models import RequestState, ResourceRequest
 
-# Execution state -> request state; states not listed (CREATED, QUEUED, PAUSED, ...) change nothing.
+# Execution state -> request state; states not listed (CREATED, QUEUED, KILLING, ...) change nothing.
 EXECUTION_TO_REQUEST = {
     State.RUNNING: RequestState.RUNNING,
+    State.PAUSED: RequestState.PAUSED,
     State.SUCCESS: RequestState.SUCCEEDED,
     State.WARNING: RequestState.SUCCEEDED,
     State.FAILED: RequestState.FAILED,
@@ -76,21 +77,41 @@ def do_submit_request(
 submit_request = do_submit_request
 
 
+def _reopens(request: ResourceRequest, execution: Any, new_state: str) -> bool:
+    """A finished request runs again when an operator restarts its execution or replays it.
+
+    Restart reuses the execution (it passes through RESTARTED); a replay is a new execution whose
+    ``original`` is the request's current one. Either way the request follows it until it ends again.
+    """
+    if request.state == RequestState.REJECTED or request.execution_id is None:
+        return False
+    if new_state == State.RESTARTED:
+        return request.execution_id == execution.pk
+    return new_state == State.RUNNING and getattr(execution, "original_id", None) == request.execution_id
+
+
 def sync_request_with_execution(execution: Any, new_state: str) -> ResourceRequest | None:
     """Mirror an execution state change onto its request (runs inside the engine's transaction)."""
     request_id = (execution.labels or {}).get(REQUEST_LABEL)
-    target = EXECUTION_TO_REQUEST.get(new_state)
-    if not request_id or target is None:
+    if not request_id:
         return None
     request = ResourceRequest.objects.select_for_update().filter(pk=request_id).first()
-    if request is None or request.is_terminal or request.state == target:
+    if request is not None and request.is_terminal and _reopens(request, execution, new_state):
+        return _reopen(request, execution, new_state)
+    target = EXECUTION_TO_REQUEST.get(new_state)
+    if request is None or target is None or request.is_terminal or request.state == target:
         return request
+    if request.execution_id not in (None, execution.pk):
+        return request  # another execution carrying the label (e.g. a replay of a running one)
+    previous = request.state
     request.state = target
     request.execution_id = execution.pk
     fields = ["state", "execution", "updated"]
     details = {"execution": str(execution.pk), "state": str(new_state)}
-    if target == RequestState.RUNNING:
-        verb = "execution.started"
+    if target == RequestState.PAUSED:
+        verb = "execution.paused"
+    elif target == RequestState.RUNNING:
+        verb = "execution.resumed" if previous == RequestState.PAUSED else "execution.started"
     else:
         verb = "execution.finished"
         request.finished_at = timezone.now()
@@ -102,4 +123,20 @@ def sync_request_with_execution(execution: Any, new_state: str) -> ResourceReque
     )
     if request.is_terminal:
         notify_on_commit("finished", request.pk)
+    return request
+
+
+def _reopen(request: ResourceRequest, execution: Any, new_state: str) -> ResourceRequest:
+    original = request.execution_id
+    request.state = RequestState.RUNNING
+    request.execution_id = execution.pk
+    request.finished_at = None
+    request.save(update_fields=["state", "execution", "finished_at", "updated"])
+    audit.record(
+        "execution.reopened",
+        target=request,
+        cost_center=request.cost_center,
+        flow=request.catalog_flow,
+        details={"execution": str(execution.pk), "state": str(new_state), "original": str(original)},
+    )
     return request

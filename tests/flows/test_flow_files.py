@@ -58,3 +58,24 @@ def test_it_rejects_two_files_declaring_the_same_flow(tmp_path: Path) -> None:
     assert [str(e) for e in errors] == [
         f"{tmp_path / 'b.yml'}:1: id: flow portico.tests.hello is already defined in {tmp_path / 'a.yml'}"
     ]
+
+
+TEMPLATE_WARNING = HERE / "template-syntax-warning.yml"
+
+
+def test_it_loads_a_flow_with_a_template_syntax_error_and_warns_with_its_line() -> None:
+    # Kestra loads such a flow and fails the task when it renders; we do the same, but say so early.
+    flow = load_flow(TEMPLATE_WARNING)
+    announced = TEMPLATE_WARNING.read_text(encoding="utf-8").splitlines()[0].removeprefix("# warning: ")
+    assert [str(w) for w in flow.warnings] == [f"{TEMPLATE_WARNING}:{announced}"]
+    warnings: list = []
+    assert validate_files([TEMPLATE_WARNING], warnings) == []
+    assert [str(w) for w in warnings] == [f"{TEMPLATE_WARNING}:{announced}"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_fails_the_task_whose_template_does_not_compile(run_flow) -> None:
+    execution = run_flow(TEMPLATE_WARNING.read_text(encoding="utf-8"))
+    assert execution.state == "FAILED"
+    run = execution.task_runs.get(task_id="hello")
+    assert run.state == "FAILED" and "template syntax error" in run.error

@@ -105,6 +105,20 @@ def test_it_reports_valid_flows(tmp_path: Path, cli_env: dict[str, str]) -> None
     assert result.stdout.strip() == "2 flow(s) valid"
 
 
+def test_it_prints_warnings_but_passes_a_flow_kestra_would_load(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    broken_template = HELLO.replace("{{ inputs.", "{{ (inputs.", 1)
+    path = write(tmp_path, "warn.yml", broken_template)
+
+    result = manage("flow", "validate", path, env=cli_env)
+
+    assert result.returncode == 0, result.stderr
+    first, last = result.stdout.strip().splitlines()
+    assert first.startswith(f"{path}:") and "template syntax error" in first and first.endswith("[warning]")
+    assert last == "1 flow(s) valid"
+
+
 def test_it_reports_each_problem_with_file_line_and_field(tmp_path: Path, cli_env: dict[str, str]) -> None:
     good = write(tmp_path, "good.yml", HELLO)
     bad = write(tmp_path, "bad.yml", BAD)

@@ -8,7 +8,7 @@ import pytest
 from django.db import transaction
 
 from orchestrator import engine, spec, worker
-from orchestrator.models import Execution, LogLine, State, TaskRun
+from orchestrator.models import TERMINAL, Execution, LogLine, State, TaskRun
 from orchestrator.signals import execution_state_changed, taskrun_state_changed
 
 pytestmark = pytest.mark.django_db
@@ -61,6 +61,25 @@ def test_it_refuses_other_transitions(old: State, new: State) -> None:
     execution.refresh_from_db()
     assert execution.state == old
     assert execution.history == []
+
+
+@pytest.mark.parametrize(("old", "new"), ALL_PAIRS, ids=[f"{o}->{n}" for o, n in ALL_PAIRS])
+def test_it_applies_the_same_table_to_task_runs(old: State, new: State) -> None:
+    run = TaskRun.objects.create(execution=make_execution(State.RUNNING), task_id="greet", state=old)
+    allowed = new in engine.ALLOWED[old]
+
+    assert engine.transition(run, new) is allowed
+
+    run.refresh_from_db()
+    assert run.state == (new if allowed else old)
+    assert [h["state"] for h in run.history] == ([new] if allowed else [])
+    assert (run.ended is not None) == (allowed and new in TERMINAL)
+
+
+def test_it_covers_every_state_in_the_table() -> None:
+    assert set(engine.ALLOWED) == set(State)
+    for targets in engine.ALLOWED.values():
+        assert targets <= set(State)
 
 
 def test_it_lets_terminal_states_leave_only_by_restart() -> None:

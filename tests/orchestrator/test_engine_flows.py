@@ -286,7 +286,7 @@ tasks:
 
     assert execution.state == State.SUCCESS
     value = execution.task_runs.get().outputs["value"]
-    assert value == f"size 3|platform|{execution.pk}|1|io.kestra.plugin.core.debug.Return"
+    assert value == f"size 3|platform|{execution.pk}|0|io.kestra.plugin.core.debug.Return"
 
 
 def test_it_signals_every_execution_state_change(run_flow: Any) -> None:

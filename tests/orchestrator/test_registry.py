@@ -57,7 +57,7 @@ def test_it_finds_types_by_full_name_old_name_and_alias(name: str, canonical: st
 
 
 @pytest.mark.parametrize(
-    "name", ["io.kestra.plugin.core.log.Lgo", "log", "", "io.kestra.plugin.core.flow.If"]
+    "name", ["io.kestra.plugin.core.log.Lgo", "log", "", "io.kestra.plugin.core.flow.LoopUntil"]
 )
 def test_it_returns_none_for_unknown_names(name: str) -> None:
     assert lookup(name) is None
@@ -111,10 +111,11 @@ def test_output_values_outputs_its_values() -> None:
     assert run("OutputValues", {"values": {"a": "1", "b": "2"}})[0] == {"values": {"a": "1", "b": "2"}}
 
 
-def test_fail_raises_a_permanent_step_error() -> None:
+def test_fail_raises_a_retryable_step_error() -> None:
+    # Not permanent: Kestra retries a Fail task under a retry policy (orchestrator/retries.py).
     with pytest.raises(StepError) as caught:
         run("Fail", {})
-    assert (caught.value.message, caught.value.permanent) == ("Task failure", True)
+    assert (caught.value.message, caught.value.permanent) == ("Task failure", False)
     with pytest.raises(StepError, match="^boom$"):
         run("Fail", {"errorMessage": "boom"})
 

@@ -169,18 +169,16 @@ id: f
 namespace: n
 tasks:
   - id: a
-    type: io.kestra.plugin.core.flow.If
+    type: io.kestra.plugin.core.flow.LoopUntil
     condition: "{{ true }}"
-    then:
+    tasks:
       - id: b
         type: io.kestra.plugin.core.log.Log
         message: hi
 """
     [error] = errors_of(text)
-    assert (
-        error
-        == "flows/x.yml:5: tasks[0].type: task type 'io.kestra.plugin.core.flow.If' is not supported yet"
-    )
+    loop_until = "io.kestra.plugin.core.flow.LoopUntil"
+    assert error == f"flows/x.yml:5: tasks[0].type: task type '{loop_until}' is not supported yet"
     with pytest.raises(FlowValidationError) as caught:
         parse_flow(text)
     assert caught.value.errors[0].not_supported
@@ -192,7 +190,7 @@ id: f
 namespace: n
 tasks:
   - id: a
-    type: io.kestra.plugin.core.flow.Parallel
+    type: io.kestra.plugin.core.flow.LoopUntil
     tasks:
       - id: a
         type: io.kestra.plugin.core.log.Log

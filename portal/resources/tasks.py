@@ -1,0 +1,23 @@
+"""Celery tasks: take ids, call one service."""
+
+from celery import shared_task
+
+from . import notifications, services
+
+
+@shared_task(name="portal.resources.expire", acks_late=True)
+def expire_resources_task() -> dict[str, list[int]]:
+    """Beat job: warn owners before expiry, destroy what has expired (both idempotent)."""
+    return {"warned": services.warn_expiring(), "destroy_requests": services.destroy_expired()}
+
+
+@shared_task(name="portal.resources.send_expiry_warning", acks_late=True)
+def send_expiry_warning_task(resource_id: int) -> int:
+    return notifications.send_expiry_warning(resource_id)
+
+
+@shared_task(name="portal.resources.plan_request", acks_late=True)
+def plan_request_task(request_id: int) -> None:
+    from . import planning
+
+    planning.run_plan(request_id)

@@ -1,0 +1,31 @@
+"""Cost and plan snippets other apps' pages include (request form, approval queue)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from .. import selectors, services
+
+register = template.Library()
+
+
+@register.inclusion_tag("resources/_estimate_slot.html")
+def price_estimate(catalog_flow: Any) -> dict[str, Any]:
+    """A live price box for flows that create a priced resource (nothing for other flows)."""
+    kind = (catalog_flow.labels or {}).get(services.RESOURCE_LABEL)
+    return {"catalog_flow": catalog_flow, "priced": kind is not None}
+
+
+@register.inclusion_tag("resources/_request_cost.html")
+def request_cost(request_obj: Any) -> dict[str, Any]:
+    """What an approver weighs: estimated cost, Terraform plan, the cost center's month so far."""
+    estimate = getattr(request_obj, "estimate", None)
+    cost_center = request_obj.cost_center
+    return {
+        "estimate": estimate,
+        "month_to_date": selectors.month_to_date(cost_center),
+        "budget": getattr(cost_center, "monthly_budget", None),
+        "cost_center": cost_center,
+    }

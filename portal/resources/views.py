@@ -1,0 +1,50 @@
+"""Resource pages: thin wrappers around services and selectors."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from orchestrator.inputs import InputsInvalid
+from portal.accounts.roles import is_approver
+from portal.catalog.models import CatalogFlow
+
+from . import pricing, selectors, services
+
+
+@login_required
+@require_GET
+def resource_list(request: HttpRequest) -> HttpResponse:
+    show_all = request.GET.get("all") == "1" and (is_approver(request.user) or request.user.is_staff)
+    qs = selectors.visible_resources(request.user) if show_all else selectors.my_resources(request.user)
+    return render(request, "resources/list.html", {"resources": qs[:500], "show_all": show_all})
+
+
+@login_required
+@require_POST
+def request_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    data = {"days": request.POST["days"]} if request.POST.get("days") else {}
+    try:
+        created = services.do_request_action(pk, action, acting_user=request.user, data=data)
+    except (services.ActionNotAllowed, PermissionDenied) as exc:
+        messages.error(request, str(exc))
+        return redirect("resources:list")
+    except InputsInvalid as exc:
+        messages.error(request, "; ".join(f"{k}: {v}" for k, v in exc.errors.items()))
+        return redirect("resources:list")
+    messages.success(request, f"Request #{created.pk} to {action} submitted.")
+    return redirect("requests:detail", pk=created.pk)
+
+
+@login_required
+@require_GET
+def price(request: HttpRequest, namespace: str, flow_id: str) -> HttpResponse:
+    """The request form's live estimate (htmx, on change of the priced inputs)."""
+    catalog_flow = get_object_or_404(CatalogFlow, namespace=namespace, flow_id=flow_id, active=True)
+    kind = (catalog_flow.labels or {}).get(services.RESOURCE_LABEL)
+    found = pricing.price(kind, request.GET.dict())
+    return render(request, "resources/_price.html", {"price": found})

@@ -1,0 +1,363 @@
+"""Resources end to end: request a Hetzner VM, see its price, approve, get a resource, act on it, expire it.
+
+A real Celery worker runs the real flows from flows/ against the local Hetzner API fake (whose traffic
+is validated against the official schema at teardown) and the offline sandbox Terraform module.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+from django.utils import timezone
+
+from orchestrator.hcloud_fake import HcloudFake
+from portal.approvals import services as approvals
+from portal.audit.models import AuditEvent
+from portal.audit.services import verify_chain
+from portal.catalog.models import CatalogFlow
+from portal.catalog.services import sync_flows
+from portal.requests.models import RequestState, ResourceRequest
+from portal.resources import pricing, selectors, services, tasks
+from portal.resources.models import RequestEstimate, Resource, ResourceState
+from tests.fakes.hcloud_fake import hcloud_fake  # noqa: F401  (fixture)
+from tests.orchestrator.test_terraform import state_resources
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGb5Yb0tJvTQ8nqUu2dXWmT3yHdqkqYtq7c0mVdQ7E0a alice@laptop"
+FLOWS = (
+    "hetzner-vm",
+    "hetzner-vm-terraform",
+    "hetzner-vm-destroy",
+    "hetzner-vm-terraform-destroy",
+    "hetzner-vm-poweroff",
+    "hetzner-vm-poweron",
+    "resource-extend",
+)
+TIMEOUT = 120.0
+
+
+@pytest.fixture
+def fake(hcloud_fake: HcloudFake, settings: Any, tmp_path: Path, celery_worker: Any) -> HcloudFake:  # noqa: F811
+    settings.HCLOUD_TOKEN = hcloud_fake.token
+    settings.HCLOUD_ENDPOINT = hcloud_fake.endpoint
+    settings.HCLOUD_POLL_INTERVAL = 0.01
+    settings.HCLOUD_SDK_RETRIES = 0
+    settings.HCLOUD_TERRAFORM_MODULE = "sandbox-server"
+    settings.DATA_DIR = tmp_path / "data"  # Terraform state and working copies of this test only
+    cache.clear()
+    yield hcloud_fake
+    cache.clear()
+
+
+@pytest.fixture
+def vm_catalog(db: Any, tmp_path: Path) -> dict[str, CatalogFlow]:
+    directory = tmp_path / "flows"
+    directory.mkdir()
+    for name in FLOWS:
+        shutil.copy(ROOT / "flows" / f"{name}.yml", directory)
+    report = sync_flows(directory)
+    assert report.ok, report.errors
+    return {f.flow_id: f for f in CatalogFlow.objects.all()}
+
+
+def wait_until(check: Any, what: str, timeout: float = TIMEOUT) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+    return result
+
+
+def finished(request: ResourceRequest) -> ResourceRequest:
+    return wait_until(
+        lambda: ResourceRequest.objects.filter(
+            pk=request.pk, state__in=(RequestState.SUCCEEDED, RequestState.FAILED)
+        ).first(),
+        f"request #{request.pk} to finish",
+    )
+
+
+VM_FORM = {
+    "name": "web-1",
+    "server_type": "cx22",
+    "image": "ubuntu-24.04",
+    "location": "nbg1",
+    "ssh_public_key": SSH_KEY,
+    "lifetime": "7",
+}
+
+
+def request_vm(client: Any, user: Any, cost_center: Any, flow_id: str = "hetzner-vm", **changes: str) -> Any:
+    client.force_login(user)
+    response = client.post(
+        reverse("requests:new", args=["portico.infra", flow_id]),
+        {**VM_FORM, **changes, "cost_center": cost_center.pk},
+    )
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    return ResourceRequest.objects.filter(requester=user).latest("pk")
+
+
+def approve(request: Any, approver: Any) -> ResourceRequest:
+    return approvals.approve(request.pk, acting_user=approver, comment="ok")
+
+
+def provision(client: Any, alice: Any, bob: Any, plat: Any) -> Resource:
+    request = request_vm(client, alice, plat)
+    approve(request, bob)
+    assert finished(request).state == RequestState.SUCCEEDED
+    return Resource.objects.get(request=request)
+
+
+def test_it_shows_options_and_the_price_as_the_user_chooses(
+    client: Any, fake: HcloudFake, vm_catalog: Any, alice: Any
+) -> None:
+    client.force_login(alice)
+
+    page = client.get(reverse("requests:new", args=["portico.infra", "hetzner-vm"])).content.decode()
+    price = client.get(
+        reverse("resources:price", args=["portico.infra", "hetzner-vm"]),
+        {"server_type": "cpx11", "location": "hel1"},
+    ).content.decode()
+
+    assert "cx22 — 2 vCPU, 4 GB RAM, 40 GB disk" in page and "hel1 — Helsinki (FI)" in page
+    assert 'hx-get="/resources/price/portico.infra/hetzner-vm/"' in page
+    assert "change from:#id_server_type" in page
+    assert "€4.85" in price and "/ month" in price
+
+
+def test_it_refuses_a_server_type_the_api_does_not_offer(
+    client: Any, fake: HcloudFake, vm_catalog: Any, alice: Any, plat: Any
+) -> None:
+    client.force_login(alice)
+    response = client.post(
+        reverse("requests:new", args=["portico.infra", "hetzner-vm"]),
+        {**VM_FORM, "server_type": "cx99", "ssh_public_key": "not a key", "cost_center": plat.pk},
+    )
+
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Must be one of: cx22" in body and "ssh-ed25519" in body
+    assert not ResourceRequest.objects.exists()
+
+
+def test_it_provisions_a_vm_records_the_resource_and_destroys_it_on_request(
+    client: Any, fake: HcloudFake, vm_catalog: Any, alice: Any, bob: Any, plat: Any, mailoutbox: Any
+) -> None:
+    request = request_vm(client, alice, plat)
+    estimate = RequestEstimate.objects.get(request=request)
+    assert estimate.monthly_cost == Decimal("3.79") and not estimate.over_budget
+
+    client.force_login(bob)
+    queue = client.get(reverse("approvals:queue")).content.decode()
+    assert "€3.79" in queue and "PLAT-001 this month" in queue
+    approve(request, bob)
+    assert finished(request).state == RequestState.SUCCEEDED
+
+    resource = Resource.objects.get(request=request)
+    assert (resource.kind, resource.name, resource.owner, resource.cost_center) == (
+        "hcloud-server",
+        "web-1",
+        alice,
+        plat,
+    )
+    assert resource.state == ResourceState.RUNNING and resource.ipv4.startswith("203.0.113.")
+    assert resource.monthly_cost == Decimal("3.79")
+    assert abs(resource.expires_at - (timezone.now() + timedelta(days=7))) < timedelta(minutes=5)
+    server = fake.cloud.servers[int(resource.provider_id)]
+    assert server.labels["owner"] == "alice" and server.labels["cost-center"] == "PLAT-001"
+    assert server.labels["request-id"] == str(request.pk)
+
+    client.force_login(alice)
+    page = client.get(reverse("resources:list")).content.decode()
+    assert "web-1" in page and resource.ipv4 in page and "€3.79" in page
+    response = client.post(reverse("resources:action", args=[resource.pk, "destroy"]))
+    destroy = ResourceRequest.objects.filter(catalog_flow__flow_id="hetzner-vm-destroy").get()
+    assert response.status_code == 302 and destroy.inputs == {
+        "resource_id": resource.pk,
+        "server_id": int(resource.provider_id),
+    }
+    assert destroy.state == RequestState.PENDING_APPROVAL  # the same request → approval path
+
+    approve(destroy, bob)
+    assert finished(destroy).state == RequestState.SUCCEEDED
+    resource.refresh_from_db()
+    assert resource.state == ResourceState.DESTROYED and resource.destroyed_at is not None
+    assert fake.cloud.servers == {} and fake.cloud.ssh_keys == {}  # nothing left behind
+    verbs = list(
+        AuditEvent.objects.filter(target_type="resources.resource")
+        .order_by("id")
+        .values_list("verb", flat=True)
+    )
+    assert verbs == ["resource.created", "resource.action_requested", "resource.destroy"]
+    assert verify_chain() == (True, None)
+
+
+def test_it_powers_off_on_and_extends_through_requests(
+    client: Any, fake: HcloudFake, vm_catalog: Any, alice: Any, bob: Any, plat: Any
+) -> None:
+    resource = provision(client, alice, bob, plat)
+    expires = resource.expires_at
+
+    for action, data, state in (("poweroff", {}, ResourceState.OFF), ("poweron", {}, ResourceState.RUNNING)):
+        req = services.do_request_action(resource.pk, action, acting_user=alice, data=data)
+        approve(req, bob)
+        assert finished(req).state == RequestState.SUCCEEDED
+        resource.refresh_from_db()
+        assert resource.state == state
+        assert fake.cloud.servers[int(resource.provider_id)].status == (
+            "off" if state == "OFF" else "running"
+        )
+
+    req = services.do_request_action(resource.pk, "extend", acting_user=alice, data={"days": "3"})
+    approve(req, bob)
+    assert finished(req).state == RequestState.SUCCEEDED
+    resource.refresh_from_db()
+    assert resource.expires_at - expires == timedelta(days=3)
+
+
+def test_it_refuses_actions_from_someone_else(
+    client: Any, fake: HcloudFake, vm_catalog: Any, alice: Any, bob: Any, mallory: Any, plat: Any
+) -> None:
+    resource = provision(client, alice, bob, plat)
+    client.force_login(mallory)
+
+    client.post(reverse("resources:action", args=[resource.pk, "destroy"]))
+    page = client.get(reverse("resources:list")).content.decode()
+
+    assert not ResourceRequest.objects.filter(catalog_flow__flow_id="hetzner-vm-destroy").exists()
+    assert "web-1" not in page
+
+
+def test_it_warns_once_before_expiry_then_destroys_as_system(
+    client: Any, fake: HcloudFake, vm_catalog: Any, alice: Any, bob: Any, plat: Any, mailoutbox: Any
+) -> None:
+    resource = provision(client, alice, bob, plat)
+    Resource.objects.filter(pk=resource.pk).update(expires_at=timezone.now() + timedelta(hours=2))
+
+    first = tasks.expire_resources_task()
+    second = tasks.expire_resources_task()
+
+    assert first == {"warned": [resource.pk], "destroy_requests": []} and second["warned"] == []
+    warning = wait_until(lambda: [m for m in mailoutbox if "will be destroyed" in m.subject], "warning email")
+    assert len(warning) == 1 and warning[0].to == ["alice@example.com"] and "web-1" in warning[0].body
+
+    Resource.objects.filter(pk=resource.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    result = tasks.expire_resources_task()
+    assert tasks.expire_resources_task()["destroy_requests"] == []  # already on its way
+
+    (destroy_id,) = result["destroy_requests"]
+    destroy = ResourceRequest.objects.get(pk=destroy_id)
+    assert destroy.decision.approver is None  # approved by the system
+    assert finished(destroy).state == RequestState.SUCCEEDED
+    resource.refresh_from_db()
+    assert resource.state == ResourceState.DESTROYED and fake.cloud.servers == {}
+    expired = AuditEvent.objects.get(verb="resource.expired")
+    auto = AuditEvent.objects.get(verb="auto-approved", target_id=str(destroy_id))
+    assert expired.actor_repr == "system" and auto.actor_repr == "system"
+    assert auto.details["reason"] == f"resource #{resource.pk} expired"
+
+
+def test_it_shows_the_terraform_plan_before_approval_and_destroys_the_state(
+    client: Any, fake: HcloudFake, vm_catalog: Any, alice: Any, bob: Any, plat: Any
+) -> None:
+    request = request_vm(client, alice, plat, flow_id="hetzner-vm-terraform", name="tf-1")
+    estimate = wait_until(
+        lambda: RequestEstimate.objects.filter(request=request).exclude(plan_state="PENDING").first(),
+        "the plan preview",
+    )
+    assert estimate.plan_state == "DONE", estimate.plan_error
+    assert (estimate.plan_summary["add"], estimate.plan_summary["destroy"]) == (1, 0)
+    client.force_login(bob)
+    queue = client.get(reverse("approvals:queue")).content.decode()
+    assert "1 to add, 0 to change, 0 to destroy" in queue and "terraform_data.server" in queue
+
+    approve(request, bob)
+    assert finished(request).state == RequestState.SUCCEEDED
+    resource = Resource.objects.get(request=request)
+    assert resource.ipv4.startswith("198.1") and resource.monthly_cost == Decimal("3.79")
+    assert set(resource.actions) == {"destroy", "extend"}
+    assert [r["type"] for r in state_resources("sandbox-server", "hcloud-tf-1")] == ["terraform_data"]
+
+    destroy = services.do_request_action(resource.pk, "destroy", acting_user=alice)
+    approve(destroy, bob)
+    assert finished(destroy).state == RequestState.SUCCEEDED
+    resource.refresh_from_db()
+    assert resource.state == ResourceState.DESTROYED
+    assert state_resources("sandbox-server", "hcloud-tf-1") == []  # nothing left in the state
+
+
+def test_it_needs_two_distinct_approvers_over_budget(
+    client: Any, fake: HcloudFake, vm_catalog: Any, alice: Any, bob: Any, charlie: Any, plat: Any
+) -> None:
+    plat.monthly_budget = Decimal("2.00")
+    plat.save()
+    request = request_vm(client, alice, plat)
+    assert RequestEstimate.objects.get(request=request).over_budget
+
+    client.force_login(bob)
+    page = client.post(reverse("approvals:decide", args=[request.pk]), {"decision": "approve"}, follow=True)
+    assert "needs a second approver" in page.content.decode()
+    assert "two approvers (first approval by bob)" in page.content.decode()  # the queue says so too
+    request.refresh_from_db()
+    assert request.state == RequestState.PENDING_APPROVAL
+    with pytest.raises(approvals.SelfApprovalError, match="second, different approver"):
+        approve(request, bob)
+    decided = approve(request, charlie)
+
+    assert decided.state in (RequestState.APPROVED, RequestState.RUNNING, RequestState.SUCCEEDED)
+    assert AuditEvent.objects.filter(verb="approved.first_of_two", actor=bob).count() == 1
+    finished(request)
+
+
+def test_it_accrues_month_to_date_cost_capped_at_the_monthly_price(
+    fake: HcloudFake, vm_catalog: Any, alice: Any, plat: Any
+) -> None:
+    now = timezone.now()
+    request = ResourceRequest.objects.create(
+        requester=alice,
+        catalog_flow=vm_catalog["hetzner-vm"],
+        flow_source="",
+        flow_revision="x",
+        cost_center=plat,
+    )
+    resource = Resource.objects.create(
+        kind="hcloud-server",
+        name="a",
+        owner=alice,
+        cost_center=plat,
+        request=request,
+        namespace="n",
+        monthly_cost=Decimal("3.79"),
+        hourly_cost=Decimal("0.0060"),
+    )
+    Resource.objects.filter(pk=resource.pk).update(
+        created=max(now - timedelta(hours=10), pricing.month_start(now))
+    )
+
+    total = selectors.month_to_date(plat)
+
+    hours = Decimal((now - Resource.objects.get(pk=resource.pk).created).total_seconds()) / 3600
+    assert abs(total - (hours * Decimal("0.0060")).quantize(pricing.CENT)) <= Decimal("0.01")
+    assert total <= Decimal("3.79")
+
+
+def test_it_lists_creating_flows_in_the_catalog_but_not_day_two_flows(
+    client: Any, fake: HcloudFake, vm_catalog: Any, alice: Any
+) -> None:
+    client.force_login(alice)
+
+    page = client.get(reverse("catalog:index")).content.decode()
+
+    assert "/flows/portico.infra/hetzner-vm/" in page and "Hetzner Cloud VM (Terraform)" in page
+    assert "hetzner-vm-destroy" not in page and "resource-extend" not in page

@@ -32,12 +32,18 @@ class RequestNotAllowed(Exception):
 
 
 def do_submit_request(
-    *, requester: Any, catalog_flow: Any, data: dict[str, Any], cost_center: Any
+    *,
+    requester: Any,
+    catalog_flow: Any,
+    data: dict[str, Any],
+    cost_center: Any,
+    system_approval: str | None = None,
 ) -> ResourceRequest:
     """Record a request for ``catalog_flow`` with raw input ``data``; raises ``InputsInvalid`` on bad values.
 
     The flow source is snapshotted, so what an approver reviews is what runs. A flow labelled
-    ``portico.approval: none`` is auto-approved and starts at once.
+    ``portico.approval: none`` is auto-approved and starts at once; so is a request Portico itself makes
+    (``system_approval`` gives the reason, e.g. an expired resource), and then no approver is asked.
     """
     if not catalog_flow.active:
         raise RequestNotAllowed(f"flow {catalog_flow} is not in the catalog any more")
@@ -64,12 +70,15 @@ def do_submit_request(
             flow=catalog_flow,
             details={"inputs": mask_inputs(flow, resolved), "flow_revision": catalog_flow.revision},
         )
-        if flow.needs_approval:
+        if flow.needs_approval and system_approval is None:
             notify_on_commit("requested", request.pk)
         else:
             from portal.approvals.services import do_auto_approve
 
-            do_auto_approve(request, flow)
+            if system_approval is None:
+                do_auto_approve(request, flow)
+            else:
+                do_auto_approve(request, flow, reason=system_approval)
     request.refresh_from_db()
     return request
 

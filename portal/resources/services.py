@@ -270,8 +270,6 @@ def warn_expiring(now: Any = None) -> list[int]:
 
 def destroy_expired(now: Any = None) -> list[int]:
     """Request and system-approve the destroy of every expired live resource; returns the requests."""
-    from portal.approvals.services import do_auto_approve
-
     now = now or timezone.now()
     due = Resource.objects.filter(
         state__in=(ResourceState.RUNNING, ResourceState.OFF), expires_at__lte=now
@@ -301,10 +299,8 @@ def destroy_expired(now: Any = None) -> list[int]:
                 catalog_flow=catalog_flow,
                 data=_action_inputs(resource, catalog_flow, {}),
                 cost_center=resource.cost_center,
+                system_approval=f"resource #{resource.pk} expired",
             )
-            if request.state == RequestState.PENDING_APPROVAL:
-                request = ResourceRequest.objects.select_for_update().get(pk=request.pk)
-                do_auto_approve(request, catalog_flow.parse(), reason=f"resource #{resource.pk} expired")
             started.append(request.pk)
     return started
 

@@ -260,6 +260,13 @@ def test_it_warns_once_before_expiry_then_destroys_as_system(
     destroy = ResourceRequest.objects.get(pk=destroy_id)
     assert destroy.decision.approver is None  # approved by the system
     assert finished(destroy).state == RequestState.SUCCEEDED
+    # The requester hears that it finished (so the mail queue has drained past the request's own mails).
+    wait_until(
+        lambda: [m for m in mailoutbox if f"#{destroy_id} " in m.subject and m.to == ["alice@example.com"]],
+        "completion email",
+    )
+    asked = [m for m in mailoutbox if "Approval needed" in m.subject and f"(#{destroy_id})" in m.subject]
+    assert asked == [], "nobody is asked to approve what Portico destroys on its own"
     resource.refresh_from_db()
     assert resource.state == ResourceState.DESTROYED and fake.cloud.servers == {}
     expired = AuditEvent.objects.get(verb="resource.expired")

@@ -128,7 +128,7 @@ def _embedded_redis(enabled: bool) -> Iterator[None]:
     if not enabled:
         yield
         return
-    from portal import embedded_redis
+    from orchestrator import embedded_redis
 
     embedded_redis.ensure_running()
     try:

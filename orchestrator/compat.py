@@ -95,6 +95,8 @@ def print_executions(report: RunReport, loaded: int, out: TextIO) -> None:
         f"executed: {report.executed}; matching: {report.matching}",
         file=out,
     )
+    for name, why in sorted(report.skipped.items()):
+        print(f"  skipped {name}: {why}", file=out)
     mismatches = report.mismatches
     if not mismatches:
         return

@@ -21,11 +21,15 @@ Conventions:
 * ``needs`` is a comma-separated list of reasons the flow cannot simply be run alone and compared:
   ``no-assertion``, ``subflow:<namespace>.<id>``, ``file-input``, ``trigger``, ``schedule``, ``webhook``,
   ``pause-resume``, ``manual-restart``, ``manual-kill``, ``kv-store``, ``concurrent-run``,
-  ``retry-new-execution``, ``secret``, ``paused-execution``.
+  ``retry-new-execution``, ``secret``, ``paused-execution``; and two the runner prepares itself:
+  ``raw-inputs`` (the test hands ``inputs`` to the execution as they are, or none, without the input
+  validation Kestra's API and our CLI do) and ``trigger-disabled:<triggerId>`` (the test stores the
+  flow's trigger disabled before the run).
 * Keys of ``outputs`` are paths: ``taskId.key.sub`` reads the outputs of the first task run of
   ``taskId``; ``taskId[n].key`` the n-th run (0-based, in execution order); ``['a.b']`` quotes a key that
   contains a dot; ``@outputs.key`` reads the flow outputs and ``@labels.key`` the execution labels
-  (``labels`` in the ``flow run --json`` result).
+  (``labels`` in the ``flow run --json`` result); ``@triggers.<id>`` whether the flow's stored trigger
+  is enabled after the run (``trigger-disabled`` runs only).
   Values are literals or one of the matchers below. URIs asserted as ``kestra://`` are Kestra's internal
   storage scheme.
 * ``task_states`` and ``attempts`` map a task id (same ``taskId[n]`` form) to its final state / number
@@ -124,6 +128,8 @@ def lookup(result: Mapping[str, Any], path: str) -> Any:
         value: Any = result.get("outputs") or {}
     elif head == "@labels":
         value = result.get("labels") or {}
+    elif head == "@triggers":
+        value = result.get("triggers") or {}
     else:
         nth = 0
         if rest and isinstance(rest[0], int):
@@ -224,8 +230,11 @@ EXPECTATIONS: dict[str, Expectation] = {
             "1-2-todo": "SUCCESS",
             "last": "SUCCESS",
         },
+        needs="raw-inputs",
         source="AllowFailureTest.success",
-        note="Run without inputs although 'crash' is declared; 'global-error' must not run.",
+        note="@ExecuteFlow runs it with no inputs at all (runOne without an inputs function), so the "
+        "required 'crash' is never validated and 'inputs.crash is defined' is false; 'global-error' must "
+        "not run.",
         variants=(
             Expectation(
                 state="FAILED",
@@ -924,11 +933,12 @@ EXPECTATIONS: dict[str, Expectation] = {
         ),
     ),
     "task-flow-dynamic.yaml": Expectation(
-        state="SUCCESS",  # inferred for a run that passes string=OK and resolves namespace/flowId
-        needs="subflow:io.kestra.tests.switch,no-assertion",
+        state="FAILED",  # inferred: 'inputs.string' is undefined, so the Subflow inputs cannot render
+        inputs={"namespace": "io.kestra.tests", "flowId": "switch"},
+        needs="raw-inputs,subflow:io.kestra.tests.switch,no-assertion",
         source="FlowGraphTest.dynamicIdSubflow",
         note="The test passes raw inputs namespace=io.kestra.tests and flowId=switch, which the flow does "
-        "not declare, and only asserts the graph.",
+        "not declare, without the declared 'string', and only asserts the graph.",
     ),
     "for-each-item.yaml": Expectation(
         state="SUCCESS",
@@ -950,11 +960,12 @@ EXPECTATIONS: dict[str, Expectation] = {
                 state="SUCCESS",
                 inputs={"batch": "4"},
                 task_runs=4,
-                outputs={"each_items": None},
+                outputs={"each_items": {}},
                 file_inputs={"file": ""},
                 needs="file-input",
                 source="JdbcRunnerTest.forEachItemEmptyItems -> ForEachItemCaseTest.forEachItemEmptyItems",
-                note="Empty file: no batches and no outputs on each_items.",
+                note="Empty file: no batches and no outputs on each_items (Kestra's null outputs; "
+                "`flow run --json` prints a run without outputs as {}).",
             ),
         ),
     ),
@@ -1077,9 +1088,10 @@ EXPECTATIONS: dict[str, Expectation] = {
     "trigger-toggle.yaml": Expectation(
         state="SUCCESS",
         task_runs=1,
-        needs="schedule",
+        outputs={"@triggers.schedule": True},
+        needs="trigger-disabled:schedule",
         source="ToggleTest.toggle",
-        note="Needs the flow's 'schedule' trigger stored (disabled); the task re-enables it.",
+        note="The test stores the flow's 'schedule' trigger disabled; the task re-enables it.",
     ),
     "webhook.yaml": Expectation(
         state="SUCCESS",  # inferred: a Return of the trigger variables

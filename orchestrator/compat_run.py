@@ -5,7 +5,11 @@ Each flow goes through the real CLI path, ``call_command("flow", "run", PATH, "-
 subprocess per flow would pay Django start-up and a worker start each time). Unless the caller already
 configured Django (tests), the run uses a throw-away SQLite database, an embedded Redis and a queue of
 its own in a temporary directory, so a developer's database never sees compat executions. Subflows
-find their children through ``flow_lookup`` pointed at the corpus ``valid/`` directory.
+find their children through ``flow_lookup`` pointed at the corpus ``valid/`` directory; a flow whose
+subflow is not in the corpus is skipped (nothing to compare). Two needs are prepared here rather than
+passed to the CLI: ``raw-inputs`` (the Kestra test gives the execution its inputs as they are, or none,
+without validating them, so it runs through ``engine.start_execution``) and ``trigger-disabled:<id>``
+(the test stores the flow's trigger disabled first; the result then carries ``triggers``).
 """
 
 from __future__ import annotations
@@ -28,9 +32,30 @@ from .spec import Flow
 RUN_TIMEOUT = 60.0  # seconds per execution
 
 
+# Kestra's InputsTest uploads its resource application-test.yml; the file name shows in asserted URIs.
+UPLOAD_NAME = "application-test.yml"
+
+
+RAW_INPUTS = "raw-inputs"
+TRIGGER_DISABLED = "trigger-disabled:"
+
+
 def can_run(expectation: Expectation) -> bool:
-    """Runnable alone, or needing only subflows (found in the corpus through ``flow_lookup``)."""
-    return all(n == "no-assertion" or n.startswith("subflow:") for n in expectation.needs_list)
+    """Runnable alone, needing only subflows (found in the corpus through ``flow_lookup``), files we
+    upload (``file_inputs``, passed as ``--input f=@PATH``) or what ``run_one`` prepares itself."""
+    return all(
+        n in ("no-assertion", RAW_INPUTS)
+        or n.startswith(("subflow:", TRIGGER_DISABLED))
+        or (n == "file-input" and bool(expectation.file_inputs))
+        for n in expectation.needs_list
+    )
+
+
+def missing_subflows(expectation: Expectation, available: set[str]) -> list[str]:
+    """The ``subflow:<namespace>.<id>`` needs of the flow and its variants that no corpus flow declares."""
+    needs = {n for case in (expectation, *expectation.variants) for n in case.needs_list}
+    wanted = {n.removeprefix("subflow:") for n in needs if n.startswith("subflow:")}
+    return sorted(wanted - available)
 
 
 @dataclass
@@ -48,6 +73,7 @@ class Outcome:
 @dataclass
 class RunReport:
     selected: int = 0  # loaded flows with an expectation we can run
+    skipped: dict[str, str] = field(default_factory=dict)  # file -> why it cannot run here
     outcomes: list[Outcome] = field(default_factory=list)
 
     @property
@@ -102,16 +128,78 @@ def _cases(expectation: Expectation) -> list[tuple[int, Expectation]]:
     return [(index, case) for index, case in enumerate(cases) if index == 0 or can_run(case)]
 
 
-def selected(loaded: list[tuple[Path, Flow]]) -> list[tuple[Path, Expectation]]:
+def selected(
+    loaded: list[tuple[Path, Flow]], skipped: dict[str, str] | None = None
+) -> list[tuple[Path, Expectation]]:
+    """The loaded flows to run; those needing a subflow the corpus lacks go to ``skipped`` instead."""
+    available = {f"{flow.namespace}.{flow.id}" for _path, flow in loaded}
     chosen = []
     for path, _flow in loaded:
         expectation = EXPECTATIONS.get(path.name)
-        if expectation is not None and can_run(expectation):
-            chosen.append((path, expectation))
+        if expectation is None or not can_run(expectation):
+            continue
+        missing = missing_subflows(expectation, available)
+        if missing:
+            if skipped is not None:
+                skipped[path.name] = f"needs subflow {', '.join(missing)}, not in the corpus"
+            continue
+        chosen.append((path, expectation))
     return chosen
 
 
 def run_one(path: Path, case: Expectation, timeout: float = RUN_TIMEOUT) -> dict[str, Any]:
+    """Run one case as its Kestra test does; the ``flow run --json`` shaped result."""
+    disabled = [n.removeprefix(TRIGGER_DISABLED) for n in case.needs_list if n.startswith(TRIGGER_DISABLED)]
+    if disabled:
+        _store_triggers_disabled(path, disabled)
+    result = _run_raw(path, case, timeout) if RAW_INPUTS in case.needs_list else _run_cli(path, case, timeout)
+    if disabled:
+        result["triggers"] = _trigger_states(path)
+    return result
+
+
+def _store_triggers_disabled(path: Path, trigger_ids: list[str]) -> None:
+    """Store the flow's triggers (as a flow sync does) with ``trigger_ids`` switched off."""
+    from . import triggers
+    from .models import Trigger
+    from .spec import load_flow
+
+    flow = load_flow(path)
+    triggers.sync_triggers([flow], prune=False)
+    for row in Trigger.objects.filter(namespace=flow.namespace, flow_id=flow.id, trigger_id__in=trigger_ids):
+        triggers.set_enabled(row, False)
+
+
+def _trigger_states(path: Path) -> dict[str, bool]:
+    """Whether each stored trigger of the flow is switched on, after the run."""
+    from .models import Trigger
+    from .spec import load_flow
+
+    flow = load_flow(path)
+    rows = Trigger.objects.filter(namespace=flow.namespace, flow_id=flow.id)
+    return {row.trigger_id: row.enabled for row in rows}
+
+
+def _run_raw(path: Path, case: Expectation, timeout: float) -> dict[str, Any]:
+    """Kestra's test runner gives the execution the inputs it passes as they are (``runOne`` with a map,
+    or with none), skipping input validation: a required input may be missing, an undeclared one given.
+    The CLI validates inputs as Kestra's API does, so this starts the execution directly."""
+    from . import engine
+    from .management.commands.flow import Command
+    from .models import TERMINAL, State
+    from .spec import load_flow
+
+    execution = engine.start_execution(load_flow(path), dict(case.inputs), trigger={"type": "cli"})
+    deadline = time.monotonic() + timeout
+    while execution.state not in TERMINAL and time.monotonic() < deadline:
+        if execution.state == State.PAUSED and not case.pauses_first:
+            break
+        time.sleep(0.05)
+        execution.refresh_from_db()
+    return Command()._result(execution)
+
+
+def _run_cli(path: Path, case: Expectation, timeout: float) -> dict[str, Any]:
     """``flow run PATH --input k=v ... --json`` through the management command; its parsed JSON."""
     from django.core.management import call_command
 
@@ -119,10 +207,16 @@ def run_one(path: Path, case: Expectation, timeout: float = RUN_TIMEOUT) -> dict
     for key, value in case.inputs.items():
         args += ["--input", f"{key}={value}"]
     out, err = io.StringIO(), io.StringIO()
-    try:
-        call_command(*args, stdout=out, stderr=err)
-    except SystemExit:
-        pass  # exit 1 on a non-SUCCESS state: the JSON is still printed
+    with tempfile.TemporaryDirectory(prefix="portico-compat-files-") as uploads:
+        for key, content in case.file_inputs.items():
+            upload = Path(uploads) / key / UPLOAD_NAME
+            upload.parent.mkdir()
+            upload.write_text(content)
+            args += ["--input", f"{key}=@{upload}"]
+        try:
+            call_command(*args, stdout=out, stderr=err)
+        except SystemExit:
+            pass  # exit 1 on a non-SUCCESS state: the JSON is still printed
     text = out.getvalue()
     if not text.strip():
         return {"state": "NOT RUN", "error": err.getvalue().strip()}
@@ -150,8 +244,9 @@ def run_all(
     loaded: list[tuple[Path, Flow]], corpus: Path, progress: Any = None, *, worker: bool = True
 ) -> RunReport:
     """Run every selected flow (and its runnable variants); ``worker=False`` when one already runs."""
-    chosen = selected(loaded)
-    report = RunReport(selected=len(chosen))
+    report = RunReport()
+    chosen = selected(loaded, report.skipped)
+    report.selected = len(chosen)
     if not chosen:
         return report
     with _environment(corpus, worker=worker):

@@ -91,8 +91,9 @@ def _holding(namespace: str, flow_id: str, *, exclude: Any = None) -> int:
 
 
 def admit(execution: Execution, flow: Flow) -> bool:
-    """True when the new (CREATED) ``execution`` may start now; otherwise it is QUEUED, CANCELLED or
-    FAILED per the flow's ``behavior``. Call inside the transaction that created it."""
+    """True when ``execution`` may start now; otherwise it is QUEUED, CANCELLED or FAILED per the
+    flow's ``behavior``. For a new (CREATED) execution, a replay, and a RESTARTED one (``control``):
+    call inside the transaction that created or restarted it, under its row lock."""
     from . import engine  # the engine imports this module
 
     limit = of(flow)
@@ -136,9 +137,18 @@ def release(namespace: str, flow_id: str, limit: Concurrency) -> list[Execution]
         )
         for execution in queued[:free]:
             if engine.transition(execution, S.RUNNING, reason="a concurrency slot freed"):
+                _dispatch_reopened(execution)
                 engine.advance(execution.pk)
                 started.append(execution)
     return started
+
+
+def _dispatch_reopened(execution: Execution) -> None:
+    """A restart that waited in the queue reopened its failed runs as QUEUED: send them now."""
+    from . import engine
+
+    for run_id in execution.task_runs.filter(state=S.QUEUED).values_list("pk", flat=True):
+        transaction.on_commit(lambda run_id=str(run_id): engine._dispatch(run_id), robust=True)
 
 
 def _on_state_changed(sender: Any, execution: Execution, old: str | None, new: str, **_: Any) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
 from . import inputs as input_types
-from . import templating
+from . import storage, templating
 from .models import Execution, State, TaskRun
 from .spec import Flow, TaskSpec
 
@@ -100,15 +101,45 @@ def parents(taskrun: TaskRun, by_id: Mapping[Any, TaskRun]) -> list[dict[str, An
     return chain
 
 
+# The context names computed from the execution's other task runs (``render`` and ``vars`` may reach them
+# indirectly). A template that names none of them does not need those runs loaded.
+_RUN_NAMES = re.compile(r"\b(?:outputs|parents?|currentEachOutput|workerTaskrun|vars|render)\b")
+
+
+def reads_runs(task: TaskSpec) -> bool:
+    """True when ``task``'s templates may read other task runs (their outputs, parents, ...).
+
+    A worker only loads the execution's task runs when this says so: loading them on every hop made a
+    long flow's hops grow with its length.
+    """
+    return any(_RUN_NAMES.search(text) for text in _template_strings((task.props, task.common)))
+
+
+def _template_strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        if templating.has_template(value):
+            yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _template_strings(key)
+            yield from _template_strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _template_strings(item)
+
+
 def build(
     execution: Execution,
     flow: Flow,
-    runs: Iterable[TaskRun],
+    runs: Iterable[TaskRun] | None,
     *,
     taskrun: TaskRun | None = None,
     task: TaskSpec | None = None,
 ) -> dict[str, Any]:
-    runs = list(runs)
+    """The context for ``taskrun`` of ``task``; ``runs=None`` leaves out what the other runs give
+    (``outputs``, ``parents``, ...) for a template that ``reads_runs`` says does not need it."""
+    with_runs = runs is not None
+    runs = list(runs) if runs is not None else []
     context: dict[str, Any] = {
         "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
         "execution": {
@@ -123,6 +154,7 @@ def build(
         "trigger": execution.trigger or {},
     }
     context["vars"] = LazyVars(flow.variables or {}, context)
+    context["read"] = storage.reader(execution)  # Kestra's read(uri), limited to what this execution may read
     if task is not None:
         context["task"] = {"id": task.id, "type": task.type}
     if taskrun is not None:
@@ -135,6 +167,8 @@ def build(
             ),
             "value": taskrun.value,
         }
+        if not with_runs:
+            return context
         by_id = {run.pk: run for run in runs}
         ancestors = parents(taskrun, by_id)
         if ancestors:

@@ -108,7 +108,6 @@ def kill(execution_id: Any, *, acting_user: Any = None) -> bool:
     and a cooperative ``ctx.sleep`` raises ``TaskKilled``; after ``KILL_GRACE_SECONDS`` it is KILLED
     regardless. Nothing after it is scheduled: ``advance`` does nothing for a KILLING execution.
     """
-    revoke: list[str] = []
     with transaction.atomic():
         execution = _locked(execution_id)
         if execution.state in TERMINAL or execution.state == S.KILLING:
@@ -116,13 +115,8 @@ def kill(execution_id: Any, *, acting_user: Any = None) -> bool:
         if not engine.transition(execution, S.KILLING, reason=f"killed{_who(acting_user)}"):
             return False
         flow = engine.flow_for(execution)
-        for run in execution.task_runs.exclude(state__in=[s.value for s in TERMINAL]):
-            if run.state == S.RUNNING and _on_worker(flow, run):
-                engine.transition(run, S.KILLING, reason="execution killed")
-                if run.worker_task_id:
-                    revoke.append(run.worker_task_id)
-            else:
-                engine.transition(run, S.KILLED, wake_at=None, reason="execution killed")
+        unfinished_runs = execution.task_runs.exclude(state__in=[s.value for s in TERMINAL])
+        revoke = _kill_runs(flow, unfinished_runs, reason="execution killed")
         unfinished = execution.children.exclude(state__in=[s.value for s in TERMINAL])
         children = [str(pk) for pk in unfinished.values_list("pk", flat=True)]
         _finish_kill(execution)
@@ -138,6 +132,70 @@ def kill(execution_id: Any, *, acting_user: Any = None) -> bool:
 
         transaction.on_commit(after_commit, robust=True)
     return True
+
+
+def _kill_runs(flow: Any, runs: Any, *, reason: str) -> list[str]:
+    """Each unfinished run in ``runs``: KILLING while busy on a worker, else KILLED at once.
+
+    Returns the Celery delivery ids to revoke (after commit).
+    """
+    revoke: list[str] = []
+    for run in runs:
+        if run.state == S.RUNNING and _on_worker(flow, run):
+            engine.transition(run, S.KILLING, reason=reason)
+            if run.worker_task_id:
+                revoke.append(run.worker_task_id)
+        else:
+            engine.transition(run, S.KILLED, wake_at=None, reason=reason)
+    return revoke
+
+
+def kill_descendants(execution: Execution, run: TaskRun, *, reason: str) -> int:
+    """Kill the unfinished task runs below the flowable ``run`` and the subflow executions they started.
+
+    For a flowable that ends early (its ``timeout``): call it under the execution's row lock. A run busy
+    on a worker goes KILLING like in ``kill``; whatever has not stopped after ``KILL_GRACE_SECONDS`` is
+    declared KILLED. Returns how many task runs were killed.
+    """
+    flow = engine.flow_for(execution)
+    runs = list(execution.task_runs.all())
+    below: set[Any] = {run.pk}
+    grew = True
+    while grew:  # to a fixpoint: no assumption on the order runs were created in
+        grew = False
+        for candidate in runs:
+            if candidate.parent_id in below and candidate.pk not in below:
+                below.add(candidate.pk)
+                grew = True
+    below.discard(run.pk)
+    victims = [r for r in runs if r.pk in below and r.state not in TERMINAL]
+    revoke = _kill_runs(flow, victims, reason=reason)
+    starters = [run.pk, *below]  # the flowable itself too when it is a Subflow
+    unfinished = Execution.objects.filter(parent_taskrun_id__in=starters).exclude(
+        state__in=[s.value for s in TERMINAL]
+    )
+    children = [str(pk) for pk in unfinished.values_list("pk", flat=True)]
+    killing = [str(r.pk) for r in victims if r.state == S.KILLING]
+
+    def after_commit() -> None:
+        if revoke:
+            _revoke(revoke)
+        for child in children:
+            kill(child)
+        if killing:
+            finish_killing_runs.apply_async((killing,), countdown=KILL_GRACE_SECONDS)
+
+    transaction.on_commit(after_commit, robust=True)
+    return len(victims)
+
+
+@shared_task(name="orchestrator.finish_killing_runs")
+def finish_killing_runs(taskrun_ids: list[str]) -> int:
+    """After the grace period: runs still KILLING (their task did not stop) are declared KILLED."""
+    count = 0
+    for run in TaskRun.objects.filter(pk__in=taskrun_ids, state=S.KILLING):
+        count += engine.transition(run, S.KILLED, reason="did not stop within the kill grace period")
+    return count
 
 
 def _revoke(delivery_ids: list[str]) -> None:
@@ -203,6 +261,10 @@ def restart(execution_id: Any, *, acting_user: Any = None) -> bool:
     Successful runs and their outputs stay; each failed run gets a new attempt on the same row (its
     history keeps the failed attempt and its error); flowables above it run again; runs of ``errors``
     and ``finally`` blocks are dropped so they run again only if needed.
+
+    A restarted execution runs again, so the flow's ``concurrency`` limit applies as to a new one:
+    beyond the limit it waits QUEUED (its reopened runs are dispatched when a slot frees), or ends
+    CANCELLED/FAILED with its task runs left as they were.
     """
     with transaction.atomic():
         execution = _locked(execution_id)
@@ -213,6 +275,9 @@ def restart(execution_id: Any, *, acting_user: Any = None) -> bool:
         if not engine.transition(execution, S.RESTARTED, reason=f"restarted{_who(acting_user)}"):
             return False  # a concurrent restart got there first
         flow = engine.flow_for(execution)
+        admitted = concurrency.admit(execution, flow)
+        if execution.state in TERMINAL:
+            return True  # refused by the concurrency limit (CANCEL/FAIL): nothing reopens
         execution.task_runs.filter(task_id__in=_handler_task_ids(flow)).delete()
         runs = {run.pk: run for run in execution.task_runs.all()}
         failed = [run for run in runs.values() if run.state in (S.FAILED, S.KILLED)]
@@ -229,11 +294,13 @@ def restart(execution_id: Any, *, acting_user: Any = None) -> bool:
             if _on_worker(flow, run):
                 engine.transition(run, S.QUEUED, error="")
                 run_id = str(run.pk)
-                transaction.on_commit(lambda run_id=run_id: engine._dispatch(run_id), robust=True)
+                if admitted:  # a queued restart's runs are dispatched by concurrency.release
+                    transaction.on_commit(lambda run_id=run_id: engine._dispatch(run_id), robust=True)
             else:
                 # A flowable walks its children again; a Subflow starts a new child execution.
                 engine.transition(run, S.RUNNING, error="", outputs={})
-        engine.advance(execution.pk)
+        if admitted:
+            engine.advance(execution.pk)
     return True
 
 

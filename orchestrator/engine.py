@@ -17,7 +17,7 @@ from typing import Any
 from django.db import models, transaction
 from django.utils import timezone
 
-from . import concurrency, failures, flowables, masking, registry, retries, templating
+from . import concurrency, failures, flowables, handoff, masking, registry, retries, templating
 from . import context as template_context
 from . import inputs as flow_inputs
 from .models import TERMINAL, Execution, LogLine, State, TaskRun
@@ -35,7 +35,7 @@ ALLOWED: dict[State, frozenset[State]] = {
     ),
     S.PAUSED: frozenset({S.RUNNING, S.KILLING, S.KILLED, S.CANCELLED, S.FAILED}),
     S.RETRYING: frozenset({S.QUEUED, S.RUNNING, S.RETRIED, S.FAILED, S.KILLING, S.KILLED}),
-    S.RESTARTED: frozenset({S.QUEUED, S.RUNNING, S.KILLING, S.KILLED, S.CANCELLED}),
+    S.RESTARTED: frozenset({S.QUEUED, S.RUNNING, S.KILLING, S.KILLED, S.CANCELLED, S.FAILED}),
     S.KILLING: frozenset({S.KILLED, S.FAILED}),
     # Terminal states only leave through a restart.
     S.FAILED: frozenset({S.RESTARTED}),
@@ -55,20 +55,34 @@ def is_allowed(old: str, new: str) -> bool:
     return State(new) in ALLOWED[State(old)]
 
 
-def transition(obj: Execution | TaskRun, to: State | str, *, reason: str = "", **fields: Any) -> bool:
+def transition(
+    obj: Execution | TaskRun,
+    to: State | str,
+    *,
+    reason: str = "",
+    expect: dict[str, Any] | None = None,
+    **fields: Any,
+) -> bool:
     """Move ``obj`` to ``to`` if Kestra's state graph allows it; False (and no write) otherwise.
 
-    Extra ``fields`` are written in the same UPDATE (e.g. ``outputs``, ``attempts=F(...)+1``). The UPDATE
-    filters on the state read under the row lock: a compare-and-set that also holds on SQLite, where
-    SELECT FOR UPDATE is a no-op, so two workers can never both claim or finish the same row.
+    Extra ``fields`` are written in the same UPDATE (e.g. ``outputs``). A callable field value gets the
+    column's current value, read under the lock in the same SELECT (``attempts=bump`` counts a claim);
+    ``expect`` adds conditions on the locked row (e.g. the attempt a worker holds). The UPDATE filters
+    on the state read under the row lock: a compare-and-set that also holds on SQLite, where SELECT FOR
+    UPDATE is a no-op, so two workers can never both claim or finish the same row.
     """
     to = State(to)
     model = type(obj)
-    with transaction.atomic():
-        locked = model.objects.select_for_update().filter(pk=obj.pk)
-        row = locked.values("state", "history", "started").first()
+    derived = [key for key, value in fields.items() if callable(value)]
+    # No savepoint inside a caller's transaction: two extra round trips per change, and an error in
+    # here aborts the caller's transaction anyway.
+    with transaction.atomic(savepoint=False):
+        locked = model.objects.select_for_update().filter(pk=obj.pk, **(expect or {}))
+        row = locked.values("state", "history", "started", *derived).first()
         if row is None:
             return False
+        for key in derived:
+            fields[key] = fields[key](row[key])
         old = State(row["state"])
         if to not in ALLOWED[old]:
             logger.debug("refused %s %s: %s -> %s", model.__name__, obj.pk, old, to)
@@ -92,6 +106,11 @@ def transition(obj: Execution | TaskRun, to: State | str, *, reason: str = "", *
             obj.refresh_from_db(fields=expressions)
         _send(obj, old.value, to.value)
     return True
+
+
+def bump(current: int) -> int:
+    """``attempts=bump`` in ``transition``: one more than the locked row holds."""
+    return current + 1
 
 
 def _send(obj: Execution | TaskRun, old: str | None, new: str) -> None:
@@ -161,16 +180,19 @@ def start_execution(
     labels: dict[str, Any] | None = None,
     trigger: dict | None = None,
     parent_taskrun: TaskRun | None = None,
+    execution_id: Any = None,
 ) -> Execution:
     """Create an execution of ``flow`` with resolved ``inputs``; its first task is dispatched on commit.
 
     Call it inside the caller's transaction (e.g. with the request's approval): nothing reaches the
-    broker unless that transaction commits.
+    broker unless that transaction commits. ``execution_id``: chosen by a caller that already stored
+    FILE inputs in the execution's storage folder (``storage.execution_prefix``).
     """
     if flow.disabled:
         raise FlowDisabled(f"flow {flow.namespace}.{flow.id} is disabled")
     with transaction.atomic():
         execution = Execution.objects.create(
+            **({"id": execution_id} if execution_id is not None else {}),
             namespace=flow.namespace,
             flow_id=flow.id,
             flow_revision=flow.revision,
@@ -191,8 +213,9 @@ def start_execution(
 
 def advance(execution_id: Any) -> None:
     """Create and dispatch the next task run(s), or end the execution when nothing is left to run."""
-    with transaction.atomic():
-        execution = Execution.objects.select_for_update().get(pk=execution_id)
+    with transaction.atomic(savepoint=False):  # no savepoint inside task_succeeded's transaction
+        # The flow source is only read when this process has not parsed the revision yet.
+        execution = Execution.objects.select_for_update().defer("flow_source").get(pk=execution_id)
         if execution.state in TERMINAL:
             failures.run_after_execution(execution, _Walker)
             return
@@ -231,10 +254,9 @@ def task_succeeded(taskrun: TaskRun, outputs: dict[str, Any], *, attempt: int | 
     been failed and retried, and the old attempt's outcome must not end the new one.
     """
     with transaction.atomic():
-        if attempt is not None and not failures.is_current_attempt(taskrun, attempt):
-            return
         state = retries.success_state(flow_for(taskrun.execution), taskrun)
-        if transition(taskrun, state, outputs=outputs):
+        current = None if attempt is None else {"attempts": attempt}
+        if transition(taskrun, state, outputs=outputs, expect=current):
             advance(taskrun.execution_id)
 
 
@@ -271,24 +293,22 @@ def redispatch_stale(*, older_than: timedelta) -> int:
     Covers a dispatch lost between commit and broker (``on_commit`` is best effort). Safe to run any
     time: a duplicate message finds the run claimed and does nothing.
     """
-    cutoff = timezone.now() - older_than
-    stale = TaskRun.objects.filter(
-        state__in=[S.CREATED, S.QUEUED], created__lt=cutoff, execution__state=S.RUNNING
-    ).values_list("pk", flat=True)
-    count = 0
-    for taskrun_id in stale:
-        _dispatch(str(taskrun_id))
-        count += 1
-    return count + retries.resume_due()
+    from .reconciler import redispatch_unclaimed  # the reconciler owns which runs are still wanted
+
+    return redispatch_unclaimed(older_than=older_than) + retries.resume_due()
 
 
 def _dispatch(taskrun_id: str) -> None:
+    """Send the run to a worker: the current one when it takes the hand-off (handoff.py), else Celery."""
+    if handoff.offer(taskrun_id):
+        return
     from .worker import run_task  # the worker imports the engine
 
     run_task.delay(taskrun_id)
 
 
 _flag = flowables.flag
+_WALK_DEFERRED = ("history", "error", "worker", "worker_task_id", "heartbeat")
 _INHERIT: Any = object()  # a child's iteration value: its parent's, unless a ForEach gives it one
 
 
@@ -304,8 +324,10 @@ class _Walker:
     def __init__(self, execution: Execution, flow: Flow) -> None:
         self.execution = execution
         self.flow = flow
+        # Every run is walked on every advance: leave out the columns only the UI and retries read.
+        runs = execution.task_runs.defer(*_WALK_DEFERRED)
         self.runs: dict[tuple[str, Any, str | None], TaskRun] = {
-            (run.task_id, run.parent_id, run.value): run for run in execution.task_runs.all()
+            (run.task_id, run.parent_id, run.value): run for run in runs
         }
 
     @staticmethod

@@ -14,18 +14,22 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from celery import shared_task
 from django.db import connections, transaction
+from django.dispatch import receiver
+from django.utils import timezone
 
 from . import templating
 from .durations import format_duration, parse_duration
-from .models import State, TaskRun
+from .models import Execution, State, TaskRun
+from .signals import taskrun_state_changed
 from .spec import TaskSpec
 
 if TYPE_CHECKING:
-    from .models import Execution
+    from .spec import Flow
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +97,114 @@ class Watchdog:
             logger.exception("timeout of task run %s could not be recorded", self.taskrun_id)
         finally:
             connections.close_all()  # this thread's own connections only
+
+
+# --- flowable timeout ---------------------------------------------------------------------------------
+#
+# A flowable (Parallel, Sequential, ForEach, Subflow...) holds no worker, so no watchdog thread can time
+# it. When it starts RUNNING a countdown message (``orchestrator.flowable_timeout``) is sent for its
+# deadline; ``expire_flowables`` (run by the reconciler) catches a lost one. On expiry the flowable ends
+# FAILED ("Timeout after PT1S") and whatever still runs below it is killed (``control.kill_descendants``),
+# as in Kestra; the execution then goes on as after any failure (``errors``, ``finally``, allowFailure).
+
+_PAUSE = "io.kestra.plugin.core.flow.Pause"  # its ``timeout`` is how long it may stay paused (flowcontrol)
+_LIVE = (S.RUNNING, S.RETRYING, S.PAUSED)  # executions whose flowables may still time out
+_EARLY_TOLERANCE = timedelta(milliseconds=50)
+
+
+def flowable_timeout(execution: Execution, flow: Flow, run: TaskRun) -> timedelta | None:
+    """The ``timeout`` of the flowable task behind ``run``; None for a worker task, a Pause, or none set."""
+    from . import context as template_context
+    from . import registry
+
+    task = flow.find_task(run.task_id)
+    if task is None or task.common.get("timeout") in (None, ""):
+        return None
+    task_type = registry.lookup(task.type)
+    if task_type is None or not task_type.flowable or task_type.name == _PAUSE:
+        return None
+    raw = task.common["timeout"]
+    context: dict[str, Any] = {}
+    if isinstance(raw, str) and "{{" in raw:
+        runs = execution.task_runs.all()
+        context = template_context.build(execution, flow, runs, taskrun=run, task=task)
+    try:
+        return task_timeout(task, context)
+    except (templating.TemplateError, ValueError) as exc:
+        logger.warning("timeout of task run %s ignored: %s", run.pk, exc)
+        return None
+
+
+def running_since(run: TaskRun) -> datetime:
+    """When the run last went RUNNING: a restarted flowable's clock starts again."""
+    for entry in reversed(run.history or []):
+        if entry.get("state") == S.RUNNING and entry.get("date"):
+            return datetime.fromisoformat(str(entry["date"]).replace("Z", "+00:00"))
+    return run.started or run.created
+
+
+@receiver(taskrun_state_changed, dispatch_uid="orchestrator.failures.flowable_timeout")
+def _arm_flowable_timeout(sender: Any, taskrun: TaskRun, old: str | None, new: str, **_: Any) -> None:
+    if new != S.RUNNING or old not in (S.CREATED, S.RESTARTED) or taskrun.worker:
+        return  # only a flowable starting (a worker's claim sets ``worker``)
+    from . import engine
+
+    execution = taskrun.execution
+    timeout = flowable_timeout(execution, engine.flow_for(execution), taskrun)
+    if timeout is None:
+        return
+    run_id, seconds = str(taskrun.pk), timeout.total_seconds()
+    transaction.on_commit(lambda: expire_flowable.apply_async((run_id,), countdown=seconds), robust=True)
+
+
+@shared_task(name="orchestrator.flowable_timeout")
+def expire_flowable(taskrun_id: str) -> bool:
+    """The flowable's deadline passed: fail it, kill what runs below it, move on (idempotent)."""
+    from . import control, engine
+
+    execution_id = TaskRun.objects.filter(pk=taskrun_id).values_list("execution_id", flat=True).first()
+    if execution_id is None:
+        return False
+    with transaction.atomic():
+        execution = Execution.objects.select_for_update().get(pk=execution_id)
+        run = TaskRun.objects.filter(pk=taskrun_id).first()
+        if run is None or run.state != S.RUNNING or run.worker or execution.state not in _LIVE:
+            return False
+        flow = engine.flow_for(execution)
+        timeout = flowable_timeout(execution, flow, run)
+        if timeout is None:
+            return False
+        left = (running_since(run) + timeout - timezone.now()).total_seconds()
+        if left > _EARLY_TOLERANCE.total_seconds():
+            transaction.on_commit(
+                lambda: expire_flowable.apply_async((taskrun_id,), countdown=left), robust=True
+            )
+            return False
+        message = f"Timeout after {format_duration(timeout)}"
+        if not engine.transition(run, S.FAILED, error=message, wake_at=None):
+            return False
+        engine.log(execution, run, "ERROR", message)
+        control.kill_descendants(execution, run, reason=message)
+        # A Pause or a retry below it may have been all the execution waited for.
+        for waiting in (S.PAUSED, S.RETRYING):
+            if execution.state == waiting and not execution.task_runs.filter(state=waiting).exists():
+                engine.transition(execution, S.RUNNING, reason=f"task '{run.task_id}' timed out")
+        engine.advance(execution.pk)
+    return True
+
+
+def expire_flowables() -> int:
+    """Periodic safety net (the reconciler): flowables past their deadline whose timer message was lost."""
+    from . import engine
+
+    now = timezone.now()
+    expired = 0
+    candidates = TaskRun.objects.filter(state=S.RUNNING, worker="", execution__state__in=_LIVE)
+    for run in candidates.select_related("execution"):
+        timeout = flowable_timeout(run.execution, engine.flow_for(run.execution), run)
+        if timeout is not None and running_since(run) + timeout <= now:
+            expired += expire_flowable(str(run.pk))
+    return expired
 
 
 # --- runIf --------------------------------------------------------------------------------------------

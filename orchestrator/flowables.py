@@ -53,48 +53,48 @@ class Unit:
 
 
 def concurrently(units: list[Unit], limit: int) -> State | None:
-    """Start units in order while fewer than ``limit`` (0: no limit) are pending and none failed.
+    """Start units in order, at most ``limit`` (0: no limit) pending at once; None while any is pending.
 
-    None while anything is pending; then the worst state reached. After a failure nothing new starts
-    (Kestra stops scheduling a failed Parallel), but what already runs is waited for.
+    Units start in batches, like one pass of Kestra's executor: every unit that may start now (a free
+    slot, its ``after`` units done) is started, even if an earlier unit of the same batch fails at once
+    (e.g. a property that cannot render): Kestra creates them all before any of them runs. After a
+    failure no new batch starts (Kestra stops scheduling a failed Parallel or ForEach), but what already
+    runs is waited for. A unit that ends at once frees its slot for the next batch. Then the worst state.
     """
     from .engine import _FAILING, _SEVERITY  # one severity order, the engine's
+
+    states: dict[str, State] = {}
+    pending = 0
+    walked: set[str] = set()
+
+    def walk(unit: Unit) -> None:
+        nonlocal pending
+        walked.add(unit.key)
+        state = unit.walk()
+        if state is None:
+            pending += 1
+        else:
+            states[unit.key] = state
 
     def failed() -> bool:
         return any(s in _FAILING for s in states.values())
 
-    states: dict[str, State] = {}
-    active = 0
-    walked: set[str] = set()
     for unit in units:
         if unit.started():
-            walked.add(unit.key)
-            state = unit.walk()
-            if state is None:
-                active += 1
-            else:
-                states[unit.key] = state
-    waiting = True
-    while waiting:  # a unit may end at once (e.g. an empty branch) and unblock its dependents
-        waiting, progressed = False, False
+            walk(unit)
+    while not failed():
+        batch: list[Unit] = []
         for unit in units:
-            if unit.key in walked:
+            if unit.key in walked or not all(states.get(k) in _DONE for k in unit.after):
                 continue
-            if failed():
+            if limit and pending + len(batch) >= limit:
                 break
-            if (limit and active >= limit) or not all(states.get(k) in _DONE for k in unit.after):
-                waiting = True
-                continue
-            walked.add(unit.key)
-            state = unit.walk()
-            if state is None:
-                active += 1
-            else:
-                states[unit.key] = state
-                progressed = True
-        if not progressed:
+            batch.append(unit)
+        if not batch:
             break
-    if active or (waiting and not failed()):
+        for unit in batch:
+            walk(unit)
+    if pending or (len(walked) < len(units) and not failed()):
         return None
     return max(states.values(), key=_SEVERITY.__getitem__, default=S.SUCCESS)
 
@@ -189,9 +189,9 @@ def walk_for(type_name: str) -> WalkFn | None:
 _FLOW = "io.kestra.plugin.core.flow."
 
 
-@walks(_FLOW + "Sequential", _FLOW + "WorkingDirectory")
+@walks(_FLOW + "Sequential")
 def sequential(walker: Walker, run: TaskRun, task: TaskSpec) -> State | None:
-    """Children one after another. WorkingDirectory too: see its docstring about shared files."""
+    """Children one after another (WorkingDirectory runs its children on a worker instead)."""
     return walker.block(run, task.branches.get("tasks", []), *_errors_finally(task))
 
 

@@ -205,19 +205,27 @@ def _start_child(walker: Any, task: spec.TaskSpec, run: TaskRun) -> Execution:
 
 
 def _child_result(task: spec.TaskSpec, child: Execution) -> tuple[State, dict[str, Any], str]:
+    """The Subflow run's state, outputs and error once its child ended, as Kestra decides them.
+
+    ``outputs`` are the child flow's own declared outputs; a child flow that declares none gets the
+    task's (deprecated) ``outputs`` rendered against the child execution, whatever state it ended in: a
+    failed child's error handlers leave outputs too. An output that cannot render fails the run.
+    Without ``transmitFailed`` the run succeeds whatever the child's state (Kestra's ``guessState``).
+    """
     outputs: dict[str, Any] = {"executionId": str(child.pk), "state": child.state, "outputs": child.outputs}
+    child_flow = engine.flow_for(child)
     wanted = task.props.get("outputs")
-    if wanted and child.state in (S.SUCCESS, S.WARNING):
-        child_flow = engine.flow_for(child)
+    if wanted and not child_flow.outputs:
         context = template_context.build(child, child_flow, child.task_runs.all())
         try:
             outputs["outputs"] = templating.render(wanted, context)
         except templating.TemplateError as exc:
             return S.FAILED, outputs, f"cannot render the subflow outputs: {exc}"
-    if child.state in (S.SUCCESS, S.WARNING):
-        return State(child.state), outputs, ""
-    if task.props.get("transmitFailed", True) in (False, "false"):
+    transmit = task.props.get("transmitFailed", True) not in (False, "false")
+    if child.state == S.SUCCESS or not transmit:
         return S.SUCCESS, outputs, ""
+    if child.state == S.WARNING:
+        return S.WARNING, outputs, ""
     return S.FAILED, outputs, f"subflow execution {child.pk} ended {child.state}"
 
 
@@ -382,3 +390,5 @@ def wake_due_task() -> int:
 
 
 engine.FLOWABLE_HANDLERS.update({PAUSE: handle_pause, SUBFLOW: handle_subflow, WAITFOR: handle_waitfor})
+
+from . import for_each_item  # noqa: E402,F401  (registers ForEachItem's handler; it imports this module)

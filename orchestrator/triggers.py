@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -285,6 +286,48 @@ def fire_webhook(
     if not conditions.holds(matched.props.get("conditions"), conditions.Subject(context=context)):
         return None
     return _start(matched, matched.props.get("inputs"), variables, context)
+
+
+@dataclass(frozen=True)
+class WebhookReply:
+    """How the webhook answers (Kestra's ``wait``/``returnOutputs``): at once, or once the execution ends."""
+
+    wait: bool = False
+    return_outputs: bool = False
+
+
+def webhook_reply(execution: Execution) -> WebhookReply:
+    """The ``wait``/``returnOutputs`` of the webhook trigger that started ``execution``."""
+    trigger_id = (execution.trigger or {}).get("id")
+    row = Trigger.objects.filter(
+        namespace=execution.namespace, flow_id=execution.flow_id, trigger_id=trigger_id, type=WEBHOOK
+    ).first()
+    if row is None:
+        return WebhookReply()
+    wait = _flag(row.props.get("wait"))
+    return WebhookReply(wait=wait, return_outputs=wait and _flag(row.props.get("returnOutputs")))
+
+
+def webhook_wait_seconds() -> float:
+    """How long a ``wait: true`` webhook call may hold its HTTP request (and a web worker) at most."""
+    return float(getattr(settings, "PORTICO_WEBHOOK_WAIT_SECONDS", 30.0))
+
+
+def await_end(execution_id: Any, *, timeout: float) -> Execution:
+    """Poll until the execution is terminal or ``timeout`` seconds passed; its latest state either way.
+
+    Each poll is one autocommit query: no transaction (nor row lock) is held while waiting, so the
+    workers finishing the execution are never blocked by the caller.
+    """
+    deadline = time.monotonic() + max(timeout, 0.0)
+    pause = 0.02
+    while True:
+        execution = Execution.objects.get(pk=execution_id)
+        left = deadline - time.monotonic()
+        if execution.is_terminal or left <= 0:
+            return execution
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, 0.5)
 
 
 def _webhook_key(row: Trigger) -> str | None:

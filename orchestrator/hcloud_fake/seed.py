@@ -61,7 +61,15 @@ SERVER_TYPES: list[tuple[str, int, int, float, int, str, str, dict[str, str]]] =
     ("cpx21", 23, 3, 4.0, 80, "shared", "x86", {"fsn1": "7.55", "nbg1": "7.55", "hel1": "8.39"}),
     ("cax11", 45, 2, 4.0, 40, "shared", "arm", {"fsn1": "3.79", "nbg1": "3.79", "hel1": "3.79"}),
     ("ccx13", 96, 2, 8.0, 80, "dedicated", "x86", {"fsn1": "12.49", "nbg1": "12.49"}),
+    ("cx11", 1, 1, 2.0, 20, "shared", "x86", {"fsn1": "3.29", "nbg1": "3.29", "hel1": "3.29"}),
+    ("cx21", 3, 2, 4.0, 40, "shared", "x86", {"fsn1": "4.15", "nbg1": "4.15", "hel1": "4.15"}),
 ]
+
+# Deprecated server types, per location (the newer schema's ``locations[].deprecation``): cx11 everywhere
+# (so it also carries the older type-wide ``deprecated``/``deprecation``), cx21 only in fsn1. Past the
+# ``unavailable_after`` date a type is no longer "available" in that location's datacenter.
+DEPRECATION = {"announced": "2024-06-06T00:00:00+00:00", "unavailable_after": "2024-09-06T00:00:00+00:00"}
+DEPRECATED_IN: dict[str, tuple[str, ...]] = {"cx11": ("fsn1", "nbg1", "hel1"), "cx21": ("fsn1",)}
 
 # name, id, os_flavor, os_version, architecture, description
 IMAGES: list[tuple[str, int, str, str, str, str]] = [
@@ -100,6 +108,8 @@ def location_by_name(name: str) -> dict[str, Any]:
 def server_types() -> list[dict[str, Any]]:
     out = []
     for name, type_id, cores, memory, disk, cpu_type, arch, monthly in SERVER_TYPES:
+        gone = DEPRECATED_IN.get(name, ())
+        everywhere = bool(gone) and set(gone) >= set(monthly)
         out.append(
             {
                 "id": type_id,
@@ -109,8 +119,8 @@ def server_types() -> list[dict[str, Any]]:
                 "cores": cores,
                 "memory": memory,
                 "disk": disk,
-                "deprecated": False,
-                "deprecation": None,
+                "deprecated": everywhere,
+                "deprecation": dict(DEPRECATION) if everywhere else None,
                 "cpu_type": cpu_type,
                 "architecture": arch,
                 "storage_type": "local",
@@ -120,8 +130,8 @@ def server_types() -> list[dict[str, Any]]:
                     {
                         "id": location_by_name(loc)["id"],
                         "name": loc,
-                        "deprecation": None,
-                        "available": True,
+                        "deprecation": dict(DEPRECATION) if loc in gone else None,
+                        "available": loc not in gone,
                         "recommended": cpu_type == "shared",
                     }
                     for loc in monthly
@@ -136,6 +146,9 @@ def datacenters() -> list[dict[str, Any]]:
     out = []
     for dc_id, name, loc in DATACENTERS:
         here = [t["id"] for t in types if any(p["location"] == loc for p in t["prices"])]
+        orderable = [
+            t["id"] for t in types if t["id"] in here and loc not in DEPRECATED_IN.get(t["name"], ())
+        ]
         location = location_by_name(loc)
         out.append(
             {
@@ -143,7 +156,11 @@ def datacenters() -> list[dict[str, Any]]:
                 "name": name,
                 "description": f"{location['city']} {name.split('-')[1].upper()}",
                 "location": location,
-                "server_types": {"supported": here, "available": here, "available_for_migration": here},
+                "server_types": {
+                    "supported": here,
+                    "available": orderable,
+                    "available_for_migration": orderable,
+                },
             }
         )
     return out

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..durations import parse_duration
+from ..durations import format_duration, parse_duration
 from ..registry import RunContext, StepError, register
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
@@ -110,6 +110,8 @@ class SleepProps(Props):
     props=SleepProps,
 )
 def run_sleep(props: SleepProps, ctx: RunContext) -> dict[str, Any]:
+    """Logs what it waits for at INFO first, as Kestra's Sleep does (``log.Fetch`` counts that line)."""
+    ctx.log("INFO", f"Waiting for {format_duration(props.duration)}")
     ctx.sleep(props.duration.total_seconds())
     return {}
 

@@ -149,13 +149,51 @@ class Dag:
     """Starts each task once everything it ``dependsOn`` has succeeded (cycles are rejected at load)."""
 
 
+class ForEachItemProps(Props):
+    items: str
+    batch: dict[str, int | str] = Field(default_factory=lambda: {"rows": 1})
+    namespace: str
+    flowId: str  # noqa: N815 (Kestra's names)
+    revision: int | str | None = None
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    inheritLabels: bool | str = False  # noqa: N815
+    labels: dict[str, Any] | list[Any] = Field(default_factory=dict)
+    wait: bool | str = True
+    transmitFailed: bool | str = True  # noqa: N815
+    scheduleDate: str | None = None  # noqa: N815
+
+    @field_validator("batch")
+    @classmethod
+    def _batch(cls, value: dict[str, int | str]) -> dict[str, int | str]:
+        unknown = set(value) - {"rows", "bytes", "partitions", "separator"}
+        if unknown:
+            raise ValueError(f"unknown batch setting(s): {', '.join(sorted(unknown))}")
+        return value
+
+
+@register(
+    "io.kestra.plugin.core.flow.ForEachItem",
+    props=ForEachItemProps,
+    flowable=True,
+    branches=(),
+)
+class ForEachItem:
+    """Splits the ``items`` file into batches and starts one ``flowId`` execution per batch
+    (``orchestrator.for_each_item``)."""
+
+
+class WorkingDirectoryCache(Props):
+    patterns: list[str]
+    ttl: str | None = None
+
+
 class WorkingDirectoryProps(Props):
-    cache: Any = None
-    inputFiles: Any = None  # noqa: N815
-    outputFiles: Any = None  # noqa: N815
+    cache: WorkingDirectoryCache | None = None
+    inputFiles: dict[str, Any] | str | None = None  # noqa: N815 (Kestra's names)
+    outputFiles: list[str] | str | None = None  # noqa: N815
     namespaceFiles: Any = None  # noqa: N815
 
-    @field_validator("cache", "inputFiles", "outputFiles", "namespaceFiles")
+    @field_validator("namespaceFiles")
     @classmethod
     def _files(cls, value: Any, info: ValidationInfo) -> Any:
         if value is not None:
@@ -167,12 +205,13 @@ class WorkingDirectoryProps(Props):
     "io.kestra.plugin.core.flow.WorkingDirectory",
     aliases=(_OLD + "WorkingDirectory",),
     props=WorkingDirectoryProps,
-    flowable=True,
     branches=("tasks", *_BLOCK),
     runnable_branches=("tasks",),
 )
-class WorkingDirectory:
-    """Runs ``tasks`` (runnable tasks only, as in Kestra) sequentially. NOT one shared directory yet: the
-    children may run on different workers (Kestra runs them all on one worker in one temporary
-    directory); until Portico has a file-sharing story, files one child writes are not guaranteed to be
-    visible to the next."""
+def run_working_directory(props: WorkingDirectoryProps, ctx: Any) -> dict[str, Any]:
+    """Runs ``tasks`` (runnable tasks only, as in Kestra) one after another on ONE worker, in one
+    temporary directory they all share: a worker task, not an engine-walked flowable
+    (``orchestrator.working_directory``)."""
+    from .. import working_directory
+
+    return working_directory.run(props, ctx)

@@ -18,6 +18,7 @@ import binascii
 import hashlib
 import re
 import time
+import warnings
 from decimal import Decimal
 from typing import Any
 
@@ -328,6 +329,30 @@ def _cached(kind: str, load: Any) -> Any:
     return value
 
 
+def _deprecations(item: ServerType) -> dict[str, str]:
+    """Locations where ``item`` is deprecated → its ``unavailable_after`` (ISO, or "" if not given).
+
+    Newer schemas mark deprecation per location (``locations[].deprecation``); the older type-wide
+    ``deprecation`` (still sent, and warned about by the SDK) means every location.
+    """
+    places = getattr(item, "locations", None) or []
+    found = {
+        place.location.name: _when(place.deprecation) for place in places if place.deprecation is not None
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        everywhere = getattr(item, "deprecation", None)
+    if everywhere is not None:
+        for name in [p["location"] for p in item.prices or []] + [p.location.name for p in places]:
+            found.setdefault(name, _when(everywhere))
+    return found
+
+
+def _when(deprecation: Any) -> str:
+    moment = getattr(deprecation, "unavailable_after", None)
+    return moment.isoformat() if moment is not None else ""
+
+
 def _load_server_types(api: hcloud.Client) -> list[dict[str, Any]]:
     types = []
     for item in api.server_types.get_all():
@@ -343,14 +368,40 @@ def _load_server_types(api: hcloud.Client) -> list[dict[str, Any]]:
                 "disk": item.disk,
                 "architecture": item.architecture,
                 "prices": prices,
+                "deprecated": _deprecations(item),
             }
         )
     return types
 
 
 def server_types() -> list[dict[str, Any]]:
-    """Current server types with net EUR prices per location (strings, for Decimal)."""
+    """Current server types with net EUR prices and deprecations per location (strings, for Decimal)."""
     return _cached("server_types", _load_server_types)
+
+
+def offered_in(server_type: dict[str, Any]) -> list[str]:
+    """Locations where a server type (an item of ``server_types()``) can still be ordered."""
+    return [loc for loc in server_type["prices"] if loc not in server_type.get("deprecated", {})]
+
+
+def unavailable_reason(server_type: str, location: str | None) -> str | None:
+    """Why ``server_type`` cannot be ordered (in ``location``), or None if it can (or is unknown here:
+    the SELECT options already refuse unknown names)."""
+    item = next((t for t in server_types() if t["name"] == server_type), None)
+    if item is None:
+        return None
+    deprecated = item.get("deprecated", {})
+    if location and location in deprecated:
+        until = deprecated[location][:10]
+        when = f" (unavailable after {until})" if until else ""
+        elsewhere = ", ".join(offered_in(item))
+        hint = f"; still offered in {elsewhere}" if elsewhere else ""
+        return f"server type {server_type} is deprecated in {location}{when}{hint}: choose another"
+    if location and location not in item["prices"]:
+        return f"server type {server_type} is not offered in {location}"
+    if not offered_in(item):
+        return f"server type {server_type} is deprecated in every location: choose another"
+    return None
 
 
 def images() -> list[dict[str, Any]]:
@@ -396,6 +447,7 @@ def server_type_options() -> list[options.Option]:
     return [
         (t["name"], f"{t['name']} — {t['cores']} vCPU, {t['memory']:g} GB RAM, {t['disk']} GB disk")
         for t in server_types()
+        if offered_in(t)  # a type deprecated everywhere is not offered at all
     ]
 
 

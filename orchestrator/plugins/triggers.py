@@ -1,4 +1,5 @@
-"""Kestra's core trigger types Schedule, Webhook and Flow (``orchestrator.triggers`` fires them).
+"""Kestra's core trigger types Schedule, Webhook and Flow (``orchestrator.triggers`` fires them), and
+the Toggle task that switches a stored trigger on or off.
 
 Property names and defaults follow Kestra's trigger classes; keys every trigger has (``conditions``,
 ``disabled``, ``stopAfter`` ...) are parsed by the spec loader, not declared here.
@@ -12,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from celery.schedules import crontab
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from ..registry import register
+from ..registry import RunContext, StepError, register
 
 # Kestra's cron nicknames (cron-utils), as five-field expressions.
 CRON_NICKNAMES = {
@@ -156,3 +157,33 @@ class FlowProps(Props):
 )
 class FlowTrigger:
     """Starts an execution when another flow's execution reaches one of ``states`` and all conditions hold."""
+
+
+class ToggleProps(Props):
+    trigger: str
+    enabled: bool = False  # Kestra's default: a Toggle without ``enabled`` disables
+    namespace: str | None = None
+    flowId: str | None = None  # noqa: N815
+
+
+@register(
+    "io.kestra.plugin.core.trigger.Toggle",
+    aliases=("io.kestra.core.tasks.trigger.Toggle",),
+    props=ToggleProps,
+)
+def run_toggle(props: ToggleProps, ctx: RunContext) -> dict[str, Any]:
+    """Switch a stored trigger with the operator's own switch (``triggers.set_enabled``, as the admin
+    does), so a flow can pause its own schedule; another flow's when ``namespace``/``flowId`` say so."""
+    from .. import triggers
+    from ..models import Execution, Trigger
+
+    execution = Execution.objects.only("namespace", "flow_id").get(pk=ctx.execution_id)
+    namespace, flow_id = props.namespace or execution.namespace, props.flowId or execution.flow_id
+    row = Trigger.objects.filter(namespace=namespace, flow_id=flow_id, trigger_id=props.trigger).first()
+    if row is None:
+        raise StepError(
+            f"no trigger '{props.trigger}' is stored for flow {namespace}.{flow_id} "
+            "(triggers are stored when flows are synced)"
+        )
+    triggers.set_enabled(row, props.enabled)
+    return {}

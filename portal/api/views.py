@@ -1,7 +1,9 @@
 """Machine-facing endpoints (Kestra-compatible paths under /api/v1/).
 
 The webhook is called by other systems, so it is CSRF-exempt; its key is the credential. A wrong key
-and an unknown flow get the same 404 body, and the key is compared in constant time.
+and an unknown flow get the same 404 body, and the key is compared in constant time. With ``wait: true``
+it answers once the execution ended (200, with ``outputs`` under ``returnOutputs: true``), or after
+``PORTICO_WEBHOOK_WAIT_SECONDS`` with 202 and the execution id to follow.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -16,6 +19,7 @@ from django.views.decorators.http import require_POST
 from orchestrator import triggers
 from orchestrator.engine import FlowDisabled
 from orchestrator.inputs import InputsInvalid
+from orchestrator.models import Execution
 from orchestrator.templating import TemplateError
 
 # Headers that carry the caller's credentials for *our* site, never useful to a flow.
@@ -42,6 +46,7 @@ def _headers(request: HttpRequest) -> dict[str, list[str]]:
 
 
 @csrf_exempt
+@transaction.non_atomic_requests  # ``wait: true`` polls for the end: never inside a transaction
 @require_POST
 def webhook(request: HttpRequest, namespace: str, flow_id: str, key: str) -> HttpResponse:
     try:
@@ -63,11 +68,22 @@ def webhook(request: HttpRequest, namespace: str, flow_id: str, key: str) -> Htt
         return JsonResponse(_NOT_FOUND, status=404)
     if execution is None:  # the trigger's conditions did not hold: nothing started
         return HttpResponse(status=204)
-    return JsonResponse(
-        {
-            "id": str(execution.pk),
-            "namespace": execution.namespace,
-            "flowId": execution.flow_id,
-            "state": execution.state,
-        }
-    )
+    reply = triggers.webhook_reply(execution)
+    if not reply.wait:
+        return JsonResponse(_summary(execution))
+    execution = triggers.await_end(execution.pk, timeout=triggers.webhook_wait_seconds())
+    if not execution.is_terminal:  # still running: the caller follows it by id
+        return JsonResponse(_summary(execution), status=202)
+    body = _summary(execution)
+    if reply.return_outputs:
+        body["outputs"] = execution.outputs or {}
+    return JsonResponse(body)
+
+
+def _summary(execution: Execution) -> dict[str, Any]:
+    return {
+        "id": str(execution.pk),
+        "namespace": execution.namespace,
+        "flowId": execution.flow_id,
+        "state": execution.state,
+    }

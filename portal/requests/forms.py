@@ -11,9 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 
-from orchestrator.inputs import InputsInvalid, resolve_inputs
+from orchestrator.inputs import FileUpload, InputsInvalid, resolve_inputs
 from orchestrator.inputs import choices as input_choices
 from orchestrator.options import OptionsUnavailable
 from orchestrator.spec import Flow, InputSpec
@@ -85,6 +87,9 @@ def widget_for(spec: InputSpec) -> forms.Widget:
         return forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "class": "mono"})
     if kind == "URI":
         return forms.URLInput()
+    if kind == "FILE":
+        allowed = spec.extra.get("allowedFileExtensions") or []
+        return forms.FileInput(attrs={"accept": ",".join(str(e) for e in allowed)} if allowed else {})
     attrs = {"pattern": spec.validator} if spec.validator else {}
     return forms.TextInput(attrs=attrs)
 
@@ -101,6 +106,8 @@ def help_text_for(spec: InputSpec) -> str:
         parts.append(f"Time zone: {timezone.get_current_timezone_name()}")
     if spec.type in ("JSON", "YAML"):
         parts.append(f"{spec.type} value")
+    if spec.type == "FILE":
+        parts.append(f"At most {settings.PORTICO_MAX_UPLOAD_BYTES / 1024 / 1024:g} MB")
     return ". ".join(p.rstrip(".") for p in parts if p) + ("." if parts else "")
 
 
@@ -150,11 +157,21 @@ def input_field(spec: InputSpec) -> RawInputField:
     )
 
 
+def _upload(value: UploadedFile) -> FileUpload:
+    """An uploaded file as ``orchestrator.inputs`` checks it. Reading stops one byte past the limit:
+    enough for the size rule (in ``orchestrator.inputs``) to refuse it without loading all of it."""
+    value.seek(0)  # the form checks the upload, then the service stores it: both read it whole
+    data = value.read(settings.PORTICO_MAX_UPLOAD_BYTES + 1)
+    return FileUpload(name=value.name or "", data=data)
+
+
 def raw_values(specs: list[InputSpec], cleaned_data: dict[str, Any]) -> dict[str, Any]:
     """Cleaned field values for ``orchestrator.inputs``; empty means "use the default"."""
     raw: dict[str, Any] = {}
     for spec in specs:
         value = cleaned_data.get(spec.id)
+        if spec.type == "FILE" and isinstance(value, UploadedFile):
+            value = _upload(value)
         if spec.type == "DATETIME" and isinstance(value, str) and value:
             value = _from_local_input(value)
         if value in (None, "", []) and spec.type != "BOOL":

@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from orchestrator import storage
 from orchestrator.inputs import mask_inputs, resolve_inputs, secret_ids
 from orchestrator.models import State
 from portal.audit import services as audit
@@ -50,7 +51,7 @@ def do_submit_request(
     if not cost_center.active:
         raise RequestNotAllowed(f"cost center {cost_center.code} is not active")
     flow = catalog_flow.parse()
-    resolved = resolve_inputs(flow, data)
+    resolved = resolve_inputs(flow, data, files_prefix=storage.upload_prefix(flow.namespace, flow.id))
     secrets = secret_ids(flow)
     with transaction.atomic():
         request = ResourceRequest.objects.create(

@@ -21,7 +21,7 @@ from .forms import COST_CENTER_FIELD, FlowRequestForm
 def new_request(request: HttpRequest, namespace: str, flow_id: str) -> HttpResponse:
     catalog_flow = get_active_flow(namespace, flow_id)
     flow = catalog_flow.parse()
-    form = FlowRequestForm(request.POST or None, flow=flow, user=request.user)
+    form = FlowRequestForm(request.POST or None, request.FILES or None, flow=flow, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             created = services.submit_request(

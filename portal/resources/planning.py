@@ -108,9 +108,13 @@ def plan_preview(request: Any) -> dict[str, Any]:
 
 def run_plan(request_id: int) -> RequestEstimate | None:
     """The Celery task's body: store the plan summary (or why it failed) on the request's estimate."""
-    estimate = RequestEstimate.objects.select_related(
-        "request__catalog_flow", "request__requester", "request__cost_center"
-    ).filter(request_id=request_id).first()
+    estimate = (
+        RequestEstimate.objects.select_related(
+            "request__catalog_flow", "request__requester", "request__cost_center"
+        )
+        .filter(request_id=request_id)
+        .first()
+    )
     if estimate is None or estimate.plan_state != RequestEstimate.PlanState.PENDING:
         return estimate
     try:

@@ -69,4 +69,3 @@ def accrued(resources: Iterable[Any], now: datetime | None = None) -> Decimal:
         hours = Decimal((end - start).total_seconds()) / Decimal(3600)
         total += min(hours * resource.hourly_cost, resource.monthly_cost)
     return total.quantize(CENT)
-

@@ -1,12 +1,13 @@
 """Resources follow executions: made by a creating flow, changed by day-2 flows."""
 
-from django.db.models.signals import post_save
+from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 
 from orchestrator.models import Execution
 from orchestrator.signals import execution_state_changed
 from portal.requests.models import ResourceRequest
 
+from .availability import check_request
 from .planning import create_estimate
 from .services import on_execution_state
 
@@ -20,3 +21,9 @@ def on_execution_state_changed(sender, execution, old, new, **kwargs) -> None:  
 def on_request_created(sender, instance, created, **kwargs) -> None:  # noqa: ANN001, ANN003
     if created:
         create_estimate(instance)
+
+
+@receiver(pre_save, sender=ResourceRequest, dispatch_uid="portal.resources.request_orderable")
+def on_request_saving(sender, instance, raw, **kwargs) -> None:  # noqa: ANN001, ANN003
+    if instance._state.adding and not raw:  # new requests only; fixtures (raw) are taken as they are
+        check_request(instance)

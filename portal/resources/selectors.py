@@ -6,8 +6,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.http import Http404
 
 from portal.accounts.roles import is_approver
+from portal.audit.models import AuditEvent
+from portal.requests.models import ResourceRequest
 
 from . import pricing
 from .models import Resource
@@ -23,6 +26,43 @@ def visible_resources(user: Any) -> QuerySet[Resource]:
     if is_approver(user) or user.is_staff:
         return qs
     return qs.filter(owner=user)
+
+
+def get_visible_resource(user: Any, pk: int) -> Resource:
+    """404 (not 403) for a resource the user may not see: its existence is not theirs to know."""
+    try:
+        return visible_resources(user).select_related("request__catalog_flow").get(pk=pk)
+    except Resource.DoesNotExist:
+        raise Http404("no such resource") from None
+
+
+def resource_requests(resource: Resource) -> list[ResourceRequest]:
+    """The request that created ``resource``, then every day-2 request naming it, newest first.
+
+    Day-2 requests carry the resource's id as their ``resource_id`` input (``services._action_inputs``)
+    and run flows of the creating flow's namespace.
+    """
+    day_two = (
+        ResourceRequest.objects.filter(
+            catalog_flow__namespace=resource.namespace, inputs__resource_id=resource.pk
+        )
+        .exclude(pk=resource.request_id)
+        .select_related("catalog_flow", "requester", "execution")
+        .order_by("-created", "-id")
+    )
+    creating = ResourceRequest.objects.select_related("catalog_flow", "requester", "execution").get(
+        pk=resource.request_id
+    )
+    return [*day_two, creating]
+
+
+def resource_events(resource: Resource) -> QuerySet[AuditEvent]:
+    """Audit events whose target is ``resource``, oldest first (the story of the resource)."""
+    return (
+        AuditEvent.objects.filter(target_type=Resource._meta.label_lower, target_id=str(resource.pk))
+        .select_related("actor")
+        .order_by("id")
+    )
 
 
 def month_to_date(cost_center: Any) -> Decimal:

@@ -303,4 +303,3 @@ def destroy_expired(now: Any = None) -> list[int]:
             )
             started.append(request.pk)
     return started
-

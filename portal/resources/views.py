@@ -13,7 +13,7 @@ from orchestrator.inputs import InputsInvalid
 from portal.accounts.roles import is_approver
 from portal.catalog.models import CatalogFlow
 
-from . import pricing, selectors, services
+from . import availability, pricing, selectors, services
 
 
 @login_required
@@ -22,6 +22,19 @@ def resource_list(request: HttpRequest) -> HttpResponse:
     show_all = request.GET.get("all") == "1" and (is_approver(request.user) or request.user.is_staff)
     qs = selectors.visible_resources(request.user) if show_all else selectors.my_resources(request.user)
     return render(request, "resources/list.html", {"resources": qs[:500], "show_all": show_all})
+
+
+@login_required
+@require_GET
+def resource_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A resource's record: what it is and costs, the requests that made and changed it, its audit trail."""
+    resource = selectors.get_visible_resource(request.user, pk)
+    context = {
+        "r": resource,
+        "requests": selectors.resource_requests(resource),
+        "events": selectors.resource_events(resource),
+    }
+    return render(request, "resources/detail.html", context)
 
 
 @login_required
@@ -46,5 +59,6 @@ def price(request: HttpRequest, namespace: str, flow_id: str) -> HttpResponse:
     """The request form's live estimate (htmx, on change of the priced inputs)."""
     catalog_flow = get_object_or_404(CatalogFlow, namespace=namespace, flow_id=flow_id, active=True)
     kind = (catalog_flow.labels or {}).get(services.RESOURCE_LABEL)
-    found = pricing.price(kind, request.GET.dict())
-    return render(request, "resources/_price.html", {"price": found})
+    values = request.GET.dict()
+    context = {"price": pricing.price(kind, values), "problems": availability.problems(kind, values).values()}
+    return render(request, "resources/_price.html", context)

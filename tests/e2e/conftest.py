@@ -26,8 +26,8 @@ def browser(monkeypatch: pytest.MonkeyPatch):
     calls from the test body (SynchronousOnlyOperation) although nothing here is actually async: allow them
     for this test only, and stop Playwright at teardown so later tests run without that loop.
     """
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (.ci/run installs Debian's chromium)")
+    if not CHROMIUM.exists():  # a failure, not a skip: a suite without its browser tests is not green
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
     from django.db import connections
     from playwright.sync_api import sync_playwright
 

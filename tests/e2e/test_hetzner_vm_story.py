@@ -108,8 +108,18 @@ def test_it_requests_prices_plans_approves_provisions_and_destroys_a_vm(
     assert "€6.80" in row.inner_text()
     developer.screenshot(path=str(EVIDENCE_DIR / "my-resources.png"), full_page=True)
 
-    # Destroy goes through a request and an approval too; afterwards nothing is left in the state.
-    row.get_by_role("button", name="Destroy").click()
+    # Its detail page: IP, cost, the request that created it and the audit trail.
+    row.get_by_role("link", name="story-vm").click()
+    developer.wait_for_url(re.compile(rf"/resources/{resource.pk}/$"))
+    assert developer.locator("[data-testid=ip]").inner_text().startswith(resource.ipv4)
+    assert "€6.80" in developer.locator("[data-testid=monthly-cost]").inner_text()
+    assert "created it" in developer.locator("#resource-requests").inner_text()
+    assert developer.locator("#resource-events tr").count() >= 1
+    developer.screenshot(path=str(EVIDENCE_DIR / "resource-detail.png"), full_page=True)
+
+    # Destroy (from the detail page) goes through a request and an approval too; afterwards nothing is
+    # left in the state.
+    developer.locator("[data-testid=actions]").get_by_role("button", name="Destroy").click()
     developer.wait_for_url(re.compile(r"/requests/\d+/"))
     destroy = ResourceRequest.objects.filter(catalog_flow__flow_id="hetzner-vm-terraform-destroy").get()
     _approve(approver, base, destroy.pk)

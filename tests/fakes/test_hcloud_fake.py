@@ -55,6 +55,32 @@ def test_it_lists_server_types_with_prices_per_location(hcloud_client: hcloud.Cl
     assert cpx11["hel1"] != cpx11["fsn1"]  # prices really are per location
 
 
+def test_it_serves_deprecated_server_types_and_refuses_them_where_deprecated(
+    hcloud_client: hcloud.Client,
+) -> None:
+    types = {t.name: t for t in hcloud_client.server_types.get_all()}
+    per_location = {loc.location.name: loc.deprecation for loc in types["cx21"].locations}
+
+    assert per_location["fsn1"] is not None and per_location["fsn1"].unavailable_after.year == 2024
+    assert per_location["nbg1"] is None and per_location["hel1"] is None
+    assert all(loc.deprecation is not None for loc in types["cx11"].locations)
+    with pytest.raises(hcloud.APIException) as gone:
+        hcloud_client.servers.create(
+            name="old",
+            server_type=ServerType(name="cx21"),
+            image=Image(name="debian-12"),
+            location=Location(name="fsn1"),
+        )
+    assert gone.value.code == "resource_unavailable"
+    response = hcloud_client.servers.create(
+        name="still-fine",
+        server_type=ServerType(name="cx21"),
+        image=Image(name="debian-12"),
+        location=Location(name="nbg1"),
+    )
+    assert response.server.server_type.name == "cx21"
+
+
 def test_it_filters_images_the_way_the_sdk_asks(hcloud_client: hcloud.Client) -> None:
     x86 = hcloud_client.images.get_all(type=["system"], architecture=["x86"])
     arm = hcloud_client.images.get_all(type=["system"], architecture=["arm"])

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from orchestrator import compat, compat_run
+from orchestrator.compat_expectations import Expectation
 
 FLOWS = Path(__file__).parent.parent / "flows"
 
@@ -80,3 +82,79 @@ def test_it_runs_flows_kestra_tests_execute_and_reports_mismatches(
     compat.print_executions(report, len(loaded), out)
     assert "loaded: 2; runnable with an expectation: 2; executed: 2; matching: 1" in out.getvalue()
     assert "return.yaml  state FAILED != SUCCESS; task runs 1 != 3" in out.getvalue()
+
+
+REQUIRED_BUT_UNCHECKED = """
+id: asks
+namespace: tests
+inputs:
+  - id: crash
+    type: STRING
+tasks:
+  - id: check
+    type: io.kestra.plugin.core.execution.Fail
+    condition: "{{ inputs.crash is defined }}"
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_hands_raw_inputs_to_the_execution_without_validating_them(
+    tmp_path: Path, celery_worker: object
+) -> None:
+    """Kestra's test runner gives an execution no inputs at all unless the test passes some: a required
+    input is then simply undefined. The CLI (like Kestra's API) refuses the same run."""
+    path = tmp_path / "asks.yaml"
+    path.write_text(REQUIRED_BUT_UNCHECKED)
+    case = Expectation(state="SUCCESS", task_runs=1)
+
+    assert compat_run.run_one(path, case)["state"] == "NOT RUN"
+    result = compat_run.run_one(path, replace(case, needs="raw-inputs"))
+    assert compat_run.compare(case, result) == []
+
+
+SELF_TOGGLING = """
+id: wakes-up
+namespace: tests
+tasks:
+  - id: on
+    type: io.kestra.plugin.core.trigger.Toggle
+    trigger: nightly
+    enabled: true
+triggers:
+  - id: nightly
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 2 * * *"
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_stores_a_disabled_trigger_first_and_reports_it_after_the_run(
+    tmp_path: Path, celery_worker: object
+) -> None:
+    path = tmp_path / "wakes-up.yaml"
+    path.write_text(SELF_TOGGLING)
+    case = Expectation(state="SUCCESS", task_runs=1, outputs={"@triggers.nightly": True})
+
+    result = compat_run.run_one(path, replace(case, needs="trigger-disabled:nightly"))
+
+    assert result["triggers"] == {"nightly": True}
+    assert compat_run.compare(case, result) == []
+    assert "output @triggers.nightly = None" in compat_run.compare(case, {**result, "triggers": {}})[0]
+
+
+def test_it_skips_a_flow_whose_subflow_is_not_in_the_corpus(tmp_path: Path) -> None:
+    """task-flow.yaml launches io.kestra.tests.switch in its Kestra test: without it, nothing to compare."""
+    (tmp_path / "valid").mkdir()
+    (tmp_path / "valid" / "task-flow.yaml").write_text(
+        "id: task-flow\nnamespace: io.kestra.tests\ntasks:\n  - {id: hi, type: Log, message: hi}\n"
+    )
+    loaded = compat.check(tmp_path).loaded
+    skipped: dict[str, str] = {}
+
+    assert compat_run.selected(loaded, skipped) == []
+    assert skipped == {"task-flow.yaml": "needs subflow io.kestra.tests.switch, not in the corpus"}
+
+    (tmp_path / "valid" / "switch.yaml").write_text(
+        "id: switch\nnamespace: io.kestra.tests\ntasks:\n  - {id: hi, type: Log, message: hi}\n"
+    )
+    assert [path.name for path, _ in compat_run.selected(compat.check(tmp_path).loaded)] == ["task-flow.yaml"]

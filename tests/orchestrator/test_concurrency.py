@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.db import connections
 
-from orchestrator import engine, spec
+from orchestrator import control, engine, spec
 from orchestrator.models import TERMINAL, Execution, LogLine, State
 from tests.conftest import wait_for
 
@@ -213,3 +213,97 @@ def test_it_frees_the_slot_of_a_killed_execution(celery_worker: Any) -> None:
     assert first.state == State.KILLED
     assert control.kill(second.pk)
     assert wait_for(second).state == State.KILLED
+
+
+RESTARTABLE = """
+id: restartable-{behavior}
+namespace: tests.concurrency
+concurrency:
+  limit: 1
+  behavior: {behavior}
+inputs:
+  - id: nap
+    type: STRING
+    defaults: PT0.05S
+  - id: fail
+    type: BOOLEAN
+    defaults: false
+tasks:
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: "{{{{ inputs.nap }}}}"
+  - id: check
+    type: io.kestra.plugin.core.execution.Fail
+    condition: "{{{{ inputs.fail and taskrun.attemptsCount == 0 }}}}"
+"""
+
+
+def _failed_and_blocked(behavior: str) -> tuple[Execution, Execution]:
+    """A failed execution of a limit-1 flow, and a second one now holding the only slot."""
+    flow = spec.parse_flow(RESTARTABLE.format(behavior=behavior))
+    failed = wait_for(engine.start_execution(flow, {"nap": "PT0.05S", "fail": True}))
+    assert failed.state == State.FAILED
+    blocker = engine.start_execution(flow, {"nap": "PT1.5S", "fail": False})
+    assert blocker.state == State.RUNNING
+    return failed, blocker
+
+
+def _date_of(execution: Execution, state: State, *, last: bool = True) -> datetime:
+    dates = [datetime.fromisoformat(h["date"]) for h in execution.history if h["state"] == state]
+    return dates[-1] if last else dates[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_queues_a_restart_beyond_the_limit_until_the_slot_frees(celery_worker: Any) -> None:
+    failed, blocker = _failed_and_blocked("QUEUE")
+
+    assert control.restart(failed.pk)
+
+    failed.refresh_from_db()
+    assert failed.state == State.QUEUED  # not RUNNING beside the blocker
+    assert failed.task_runs.get(task_id="check").state == State.QUEUED  # reopened, not yet dispatched
+    wait_all([blocker, failed])
+    assert (blocker.state, failed.state) == (State.SUCCESS, State.SUCCESS)
+    assert [h["state"] for h in failed.history][-4:] == ["RESTARTED", "QUEUED", "RUNNING", "SUCCESS"]
+    assert _date_of(failed, State.RUNNING) >= _date_of(blocker, State.SUCCESS)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_cancels_a_restart_beyond_the_limit_with_cancel(celery_worker: Any) -> None:
+    failed, blocker = _failed_and_blocked("CANCEL")
+
+    assert control.restart(failed.pk)
+
+    failed.refresh_from_db()
+    assert [h["state"] for h in failed.history][-2:] == ["RESTARTED", "CANCELLED"]
+    assert failed.task_runs.get(task_id="check").state == State.FAILED  # nothing was reopened
+    assert wait_for(blocker).state == State.SUCCESS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_fails_a_restart_beyond_the_limit_with_fail(celery_worker: Any) -> None:
+    failed, blocker = _failed_and_blocked("FAIL")
+
+    assert control.restart(failed.pk)
+
+    failed.refresh_from_db()
+    assert [h["state"] for h in failed.history][-2:] == ["RESTARTED", "FAILED"]
+    assert failed.task_runs.get(task_id="check").state == State.FAILED
+    assert LogLine.objects.filter(
+        execution=failed, level="ERROR", message="Flow is FAILED due to concurrency limit exceeded"
+    ).exists()
+    assert wait_for(blocker).state == State.SUCCESS
+    assert control.restart(failed.pk)  # the slot is free again: this time it runs
+    assert wait_for(failed).state == State.SUCCESS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_queues_a_replay_beyond_the_limit(celery_worker: Any) -> None:
+    failed, blocker = _failed_and_blocked("QUEUE")
+
+    replay = control.replay(failed.pk, "check")
+
+    assert replay.state == State.QUEUED
+    wait_all([blocker, replay])
+    assert replay.state == State.FAILED  # a replayed run is a first attempt again: ``check`` fails
+    assert _date_of(replay, State.RUNNING, last=False) >= _date_of(blocker, State.SUCCESS)

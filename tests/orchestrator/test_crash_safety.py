@@ -25,9 +25,8 @@ import redis
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
-from kombu import pools
 
-from orchestrator import engine, reconciler, spec
+from orchestrator import control, engine, reconciler, spec
 from orchestrator.models import TERMINAL, Execution, LogLine, State, TaskRun
 from portal.celery import app as celery_app
 
@@ -75,23 +74,12 @@ def _until(
         time.sleep(0.1)
 
 
-def _drop_closed_pools() -> None:
-    """kombu keeps one pool per broker URL process-wide; one force-closed earlier can never be used again."""
-    for group in (pools.producers, pools.connections):
-        for key, pool in list(group.items()):
-            if getattr(pool, "_closed", False) or getattr(
-                getattr(pool, "connections", None), "_closed", False
-            ):
-                dict.pop(group, key)
-
-
 @contextmanager
 def _using_broker(url: str, queue: str) -> Iterator[None]:
     """Send this process's messages to ``url``/``queue`` (the in-process test worker never sees them)."""
     conf = celery_app.conf
     saved = conf.broker_url, conf.task_default_queue, celery_app._pool, celery_app.amqp._producer_pool
     conf.broker_url, conf.task_default_queue = url, queue  # the queue is read at every send
-    _drop_closed_pools()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
     try:
@@ -300,3 +288,129 @@ def test_it_completes_a_flow_across_a_redis_restart(queue: str, tmp_path: Path) 
     finally:
         workers.stop_all()
         server.stop()
+
+
+def _cleanup(workers: Workers, redis_url: str, queue: str) -> None:
+    workers.stop_all()
+    client = redis.Redis.from_url(redis_url.replace("redis+socket://", "unix://"))
+    client.delete(queue)
+    client.close()
+
+
+RETRYING_FLOW = """
+id: crashy-retrying
+namespace: portico.crash
+tasks:
+  - id: both
+    type: io.kestra.plugin.core.flow.Parallel
+    tasks:
+      - id: flaky
+        type: io.kestra.plugin.core.execution.Fail
+        retry: {type: constant, interval: PT1M, maxAttempt: 2}
+      - id: nap
+        type: io.kestra.plugin.core.flow.Sleep
+        duration: PT3S
+"""
+
+
+def test_it_rescues_a_run_of_a_retrying_execution(redis_url: str, queue: str, tmp_path: Path) -> None:
+    """One branch waits for its retry (the execution is RETRYING) while the other's worker dies."""
+    workers = Workers(redis_url, queue, tmp_path)
+    try:
+        with _using_broker(redis_url, queue):
+            first = workers.start("doomed")
+            execution = engine.start_execution(spec.parse_flow(RETRYING_FLOW, file="crashy.yml"), {})
+            _until(
+                lambda: (r := _run(execution, "nap")) is not None and r.state == State.RUNNING,
+                30,
+                "the nap to start while the flaky task waits for its retry",
+            )
+            execution.refresh_from_db()
+            assert execution.state == State.RETRYING
+            workers.kill(first)
+            workers.start("rescuer")
+            _until(
+                lambda: _run(execution, "nap").state == State.SUCCESS,
+                40,
+                "the nap to end after the rescue",
+                every=_reconcile,
+            )
+        nap = _run(execution, "nap")
+        assert nap.attempts == 2 and nap.worker.startswith("rescuer-")
+        assert [h["state"] for h in nap.history][2:4] == ["RETRYING", "QUEUED"]
+    finally:
+        _cleanup(workers, redis_url, queue)
+
+
+def test_it_ends_killed_a_killing_execution_whose_worker_vanished(
+    redis_url: str, queue: str, tmp_path: Path
+) -> None:
+    """The worker died before it could notice the kill, and no worker runs the grace-period timer."""
+    workers = Workers(redis_url, queue, tmp_path)
+    try:
+        with _using_broker(redis_url, queue):
+            first = workers.start("doomed")
+            execution = engine.start_execution(spec.parse_flow(FLOW, file="crashy.yml"), {})
+            _until(
+                lambda: (r := _run(execution, "nap")) is not None and r.state == State.RUNNING,
+                30,
+                "the nap to start",
+            )
+            workers.kill(first)
+            assert control.kill(execution.pk)
+            assert _run(execution, "nap").state == State.KILLING
+            _until(lambda: _finished(execution), 20, "the killing execution to end", every=_reconcile)
+        assert execution.state == State.KILLED
+        nap = _run(execution, "nap")
+        assert nap.state == State.KILLED and "lost while being killed" in nap.history[-1]["reason"]
+        assert _run(execution, "after") is None
+    finally:
+        _cleanup(workers, redis_url, queue)
+
+
+AFTER_FLOW = """
+id: crashy-after
+namespace: portico.crash
+tasks:
+  - id: main
+    type: io.kestra.plugin.core.log.Log
+    message: main work
+afterExecution:
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT3S
+  - id: notify
+    type: io.kestra.plugin.core.log.Log
+    message: "after {{ execution.state }}"
+"""
+
+
+def test_it_rescues_an_after_execution_run_of_an_ended_execution(
+    redis_url: str, queue: str, tmp_path: Path
+) -> None:
+    workers = Workers(redis_url, queue, tmp_path)
+    try:
+        with _using_broker(redis_url, queue):
+            first = workers.start("doomed")
+            execution = engine.start_execution(spec.parse_flow(AFTER_FLOW, file="crashy.yml"), {})
+            _until(
+                lambda: (r := _run(execution, "nap")) is not None and r.state == State.RUNNING,
+                30,
+                "the afterExecution nap to start",
+            )
+            assert _finished(execution) and execution.state == State.SUCCESS
+            workers.kill(first)
+            workers.start("rescuer")
+            _until(
+                lambda: (r := _run(execution, "notify")) is not None and r.state == State.SUCCESS,
+                40,
+                "the afterExecution tasks to end after the rescue",
+                every=_reconcile,
+            )
+        nap = _run(execution, "nap")
+        assert (nap.state, nap.attempts) == (State.SUCCESS, 2) and nap.worker.startswith("rescuer-")
+        assert LogLine.objects.filter(execution=execution, message="after SUCCESS").count() == 1
+        execution.refresh_from_db()
+        assert execution.state == State.SUCCESS  # afterExecution never changes the final state
+    finally:
+        _cleanup(workers, redis_url, queue)

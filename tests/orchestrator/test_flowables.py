@@ -318,6 +318,60 @@ tasks:
     assert state_of(execution, "each") == State.FAILED
 
 
+def test_it_starts_every_unlimited_foreach_iteration_even_when_the_first_fails_at_once(run_flow: Any) -> None:
+    """Kestra creates all iterations of an unlimited ForEach in one pass, before any of them runs, so
+    an iteration whose first task fails as it starts does not keep the others from starting."""
+    execution = run_flow(
+        f"""
+id: loop-fails-at-once
+namespace: tests
+tasks:
+  - id: regions
+    type: io.kestra.plugin.core.flow.ForEach
+    concurrencyLimit: 0
+    values: ["eu", "us", "ap"]
+    tasks:
+      - id: pick
+        type: io.kestra.plugin.core.flow.If
+        condition: "{{{{ taskrun.value == {{% if true %}}'eu'{{% endif %}} }}}}"
+        then:
+          - {{id: never, type: {LOG}, message: not reached}}
+"""
+    )
+
+    assert execution.state == State.FAILED
+    assert sorted((run.value, run.state) for run in runs(execution, "pick")) == [
+        ("ap", State.FAILED),
+        ("eu", State.FAILED),
+        ("us", State.FAILED),
+    ]
+    assert state_of(execution, "regions") == State.FAILED
+    assert runs(execution, "never") == []
+
+
+def test_it_starts_no_new_limited_foreach_iteration_after_one_failed_at_once(run_flow: Any) -> None:
+    execution = run_flow(
+        f"""
+id: loop-limited-fails-at-once
+namespace: tests
+tasks:
+  - id: regions
+    type: io.kestra.plugin.core.flow.ForEach
+    concurrencyLimit: 2
+    values: ["eu", "us", "ap"]
+    tasks:
+      - id: pick
+        type: io.kestra.plugin.core.flow.If
+        condition: "{{{{ {{% if true %}}x{{% endif %}} }}}}"
+        then:
+          - {{id: never, type: {LOG}, message: not reached}}
+"""
+    )
+
+    assert execution.state == State.FAILED
+    assert [run.value for run in runs(execution, "pick")] == ["eu", "us"]
+
+
 def test_it_fails_a_foreach_whose_values_are_not_a_list(run_flow: Any) -> None:
     execution = run_flow(
         f"""

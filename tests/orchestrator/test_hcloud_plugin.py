@@ -183,6 +183,23 @@ def test_it_lists_options_and_prices_once_per_cache_period(fake: HcloudFake) -> 
     assert len([e for e in fake.exchanges if e.path == "/server_types"]) == listed
 
 
+def test_it_leaves_out_server_types_deprecated_everywhere_and_explains_per_location(
+    fake: HcloudFake,
+) -> None:
+    offered = [value for value, _ in options.options("hcloud.server_types")]
+
+    assert "cx11" not in offered  # the fake deprecates cx11 in every location
+    assert "cx21" in offered  # deprecated in fsn1 only
+    assert hc.unavailable_reason("cx21", "nbg1") is None
+    assert hc.unavailable_reason("cx21", "fsn1") == (
+        "server type cx21 is deprecated in fsn1 (unavailable after 2024-09-06); "
+        "still offered in nbg1, hel1: choose another"
+    )
+    assert hc.unavailable_reason("cx11", "hel1").startswith("server type cx11 is deprecated in hel1")
+    assert hc.unavailable_reason("ccx13", "hel1") == "server type ccx13 is not offered in hel1"
+    assert hc.unavailable_reason("cx22", "fsn1") is None
+
+
 def test_it_reports_options_unavailable_when_the_api_is_down(fake: HcloudFake) -> None:
     fake.fail_next(503, method="GET", path="/server_types")
 

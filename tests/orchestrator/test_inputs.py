@@ -118,7 +118,13 @@ def test_it_coerces_good_values(kind: str, kwargs: dict, raw: Any, expected: Any
         ),
         ("URI", {}, "example.com", "must be a URI like https://example.com/path"),
         ("ARRAY", {"extra": {"itemType": "INT"}}, '[1, "x"]', "item 1: must be an integer"),
-        ("FILE", {}, "nsfile:///a.txt", "input type 'FILE' is not supported yet"),
+        ("FILE", {}, "nsfile:///a.txt", "must be a file upload or an internal storage URI (kestra:///...)"),
+        (
+            "FILE",
+            {},
+            "kestra:///a/../../etc/passwd",
+            "must be a file upload or an internal storage URI (kestra:///...)",
+        ),
     ],
 )
 def test_it_rejects_bad_values_with_clear_messages(kind: str, kwargs: dict, raw: Any, expected: str) -> None:

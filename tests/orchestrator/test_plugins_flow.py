@@ -29,6 +29,17 @@ outputs:
     type: STRING
     value: "{{ outputs.greet.value }}"
 """,
+    "rescued": """
+id: rescued
+namespace: tests.sub
+tasks:
+  - id: boom
+    type: io.kestra.plugin.core.execution.Fail
+errors:
+  - id: note
+    type: io.kestra.plugin.core.debug.Return
+    format: "noted by {{ task.id }}"
+""",
     "broken": """
 id: broken
 namespace: tests.sub
@@ -126,6 +137,25 @@ def test_it_transmits_a_failed_subflow(run_flow: Any, children: None) -> None:
     assert runs["sub"].state == State.FAILED
     assert "ended FAILED" in runs["sub"].error
     assert "after" not in runs
+
+
+def test_it_renders_the_task_outputs_against_a_failed_subflow(run_flow: Any, children: None) -> None:
+    execution = run_flow(parent_flow("rescued", outputs="{extracted: '{{ outputs.note.value }}'}"))
+
+    assert execution.state == State.FAILED
+    sub = runs_of(execution)["sub"]
+    assert sub.state == State.FAILED
+    assert sub.outputs["state"] == "FAILED"
+    assert sub.outputs["outputs"] == {"extracted": "noted by note"}
+
+
+def test_it_prefers_the_subflow_declared_outputs_to_the_task_outputs(run_flow: Any, children: None) -> None:
+    execution = run_flow(
+        parent_flow("child", inputs="{who: ann}", outputs="{extracted: '{{ outputs.greet.value }}'}")
+    )
+
+    assert execution.state == State.SUCCESS
+    assert runs_of(execution)["sub"].outputs["outputs"] == {"greeting": "hello ann"}
 
 
 def test_it_ignores_a_failed_subflow_without_transmit_failed(run_flow: Any, children: None) -> None:
@@ -326,6 +356,29 @@ tasks:
     assert runs["all"].outputs["uri"].startswith(f"portico://executions/{execution.pk}/logs")
 
 
+def test_it_fetches_the_line_sleep_logs_before_waiting(run_flow: Any) -> None:
+    execution = run_flow(
+        """
+id: fetching-after-a-nap
+namespace: tests.flow
+tasks:
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT0.2S
+  - id: quiet
+    type: io.kestra.plugin.core.log.Log
+    level: DEBUG
+    message: below INFO, not fetched
+  - id: fetch
+    type: io.kestra.plugin.core.log.Fetch
+"""
+    )
+
+    assert execution.state == State.SUCCESS
+    [line] = runs_of(execution)["fetch"].outputs["logs"]
+    assert (line["taskId"], line["level"], line["message"]) == ("nap", "INFO", "Waiting for PT0.2S")
+
+
 def test_it_resumes_another_execution_with_the_resume_task(run_flow: Any) -> None:
     paused = run_flow(
         """
@@ -362,3 +415,14 @@ tasks:
     paused = finished(paused)
     assert paused.state == State.SUCCESS
     assert runs_of(paused)["pause"].outputs == {"onResume": {"note": "from the resumer"}}
+
+
+def test_it_kills_the_child_execution_of_a_subflow_at_its_timeout(run_flow: Any, children: None) -> None:
+    execution = run_flow(parent_flow("held", timeout="PT0.5S"), timeout=15)
+
+    assert execution.state == State.FAILED
+    runs = runs_of(execution)
+    assert (runs["sub"].state, runs["sub"].error) == (State.FAILED, "Timeout after PT0.5S")
+    assert "after" not in runs
+    child = Execution.objects.get(parent_taskrun=runs["sub"])
+    assert finished(child).state == State.KILLED  # not left paused forever

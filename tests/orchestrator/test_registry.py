@@ -137,6 +137,7 @@ def test_sleep_sleeps_through_the_context() -> None:
     outputs, ctx = run("Sleep", {"duration": "PT1.5S"})
     assert outputs == {}
     assert ctx.slept == [1.5]
+    assert ctx.lines == [("INFO", "Waiting for PT1.5S")]
 
 
 def test_rendered_props_that_do_not_fit_are_a_permanent_step_error() -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import pytest
 
-from orchestrator import retries
-from orchestrator.models import LogLine, State, TaskRun
+from orchestrator import engine, inputs, reconciler, retries, spec
+from orchestrator.models import TERMINAL, LogLine, State, TaskRun
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -210,7 +211,6 @@ afterExecution:
         assert runs[ran].started >= execution.ended
 
 
-
 def test_it_evaluates_run_if_per_iteration_with_the_taskrun_value(run_flow: Any) -> None:
     execution = run_flow(
         """
@@ -231,3 +231,105 @@ tasks:
     assert execution.state == State.SUCCESS
     states = {run.value: run.state for run in execution.task_runs.filter(task_id="only-b")}
     assert states == {"a": State.SKIPPED, "b": State.SUCCESS, "c": State.SKIPPED}
+
+
+def _start(text: str) -> Any:
+    flow = spec.parse_flow(text, file="test.yml")
+    return engine.start_execution(flow, inputs.resolve_inputs(flow, {}))
+
+
+def _until_ended(execution: Any, *, every: Callable[[], Any], timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        execution.refresh_from_db()
+        if execution.state in TERMINAL:
+            return execution
+        assert time.monotonic() < deadline, f"still {execution.state}"
+        every()
+        time.sleep(0.1)
+
+
+def test_it_fails_a_parallel_at_its_timeout_and_kills_its_children(celery_worker: Any) -> None:
+    """The single test worker is busy with a sleep, so its deadline message waits behind it: the
+    reconciler's sweep (played here by the test, as beat would) enforces the timeout."""
+    started = time.monotonic()
+    execution = _start(
+        """
+id: flowable-timeout
+namespace: tests.timeouts
+tasks:
+  - id: both
+    type: io.kestra.plugin.core.flow.Parallel
+    timeout: PT1S
+    tasks:
+      - id: first
+        type: io.kestra.plugin.core.flow.Sleep
+        duration: PT20S
+      - id: second
+        type: io.kestra.plugin.core.flow.Sleep
+        duration: PT20S
+  - id: never
+    type: io.kestra.plugin.core.log.Log
+    message: never
+errors:
+  - id: handled
+    type: io.kestra.plugin.core.log.Log
+    message: the parallel timed out
+"""
+    )
+    _until_ended(execution, every=reconciler.reconcile)
+
+    assert execution.state == State.FAILED
+    assert time.monotonic() - started < 10  # nowhere near the 20 s sleeps
+    runs = runs_of(execution)
+    assert (runs["both"].state, runs["both"].error) == (State.FAILED, "Timeout after PT1S")
+    took = datetime.fromisoformat(runs["both"].history[-1]["date"]) - datetime.fromisoformat(
+        runs["both"].history[1]["date"]
+    )
+    assert 0.95 <= took.total_seconds() < 5
+    # The sleep on the worker stops (KILLING, then KILLED once it noticed); the other never ran.
+    _until_killed(runs["first"])
+    assert runs["second"].state == State.KILLED
+    assert time.monotonic() - started < 10
+    assert runs["handled"].state == State.SUCCESS and "never" not in runs
+    assert LogLine.objects.filter(taskrun=runs["both"], level="ERROR", message="Timeout after PT1S").exists()
+
+
+def _until_killed(run: TaskRun, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        run.refresh_from_db()
+        if run.state == State.KILLED:
+            return
+        assert time.monotonic() < deadline, f"{run.task_id} still {run.state}"
+        time.sleep(0.05)
+
+
+def test_it_times_out_a_sequential_waiting_on_a_pause(run_flow: Any) -> None:
+    """Nothing holds the worker: the deadline message itself fails the Sequential."""
+    execution = run_flow(
+        """
+id: paused-timeout
+namespace: tests.timeouts
+tasks:
+  - id: steps
+    type: io.kestra.plugin.core.flow.Sequential
+    timeout: PT0.5S
+    tasks:
+      - id: approve
+        type: io.kestra.plugin.core.flow.Pause
+  - id: never
+    type: io.kestra.plugin.core.log.Log
+    message: never
+""",
+    )
+    assert execution.state == State.PAUSED  # run_flow returns at the pause
+    deadline = time.monotonic() + 10
+    while execution.state not in (State.FAILED, State.SUCCESS, State.KILLED):
+        assert time.monotonic() < deadline, f"still {execution.state}"
+        time.sleep(0.05)
+        execution.refresh_from_db()
+    runs = runs_of(execution)
+    assert execution.state == State.FAILED
+    assert (runs["steps"].state, runs["steps"].error) == (State.FAILED, "Timeout after PT0.5S")
+    assert runs["approve"].state == State.KILLED and "never" not in runs

@@ -263,3 +263,71 @@ def test_it_toggles_a_trigger_from_the_admin(admin_client: Any) -> None:
     assert response.status_code == 302
     row.refresh_from_db()
     assert row.enabled and PeriodicTask.objects.get(name__endswith="every-night").enabled
+
+
+WAITED = """
+id: waited
+namespace: portico.triggers
+tasks:
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: "{{ trigger.body.nap }}"
+  - id: greet
+    type: io.kestra.plugin.core.debug.Return
+    format: "hello {{ trigger.body.name }}"
+outputs:
+  - id: greeting
+    type: STRING
+    value: "{{ outputs.greet.value }}"
+triggers:
+  - id: hook
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: wait-key
+    wait: true
+    returnOutputs: {return_outputs}
+"""
+WAITED_URL = "/api/v1/executions/webhook/portico.triggers/waited/wait-key"
+
+
+def _call_waited(client: Any, nap: str, name: str = "alice") -> Any:
+    body = json.dumps({"nap": nap, "name": name})
+    return client.post(WAITED_URL, data=body, content_type="application/json")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_answers_a_waiting_webhook_with_the_final_state_and_outputs(
+    client: Any, celery_worker: Any
+) -> None:
+    _sync(WAITED.replace("{return_outputs}", "true"))
+    response = _call_waited(client, "PT0.5S")
+    assert response.status_code == 200
+    answer = response.json()
+    execution = Execution.objects.get(pk=answer["id"])
+    assert execution.state == State.SUCCESS  # ended before the answer left, not merely started
+    assert answer["state"] == "SUCCESS"
+    assert answer["outputs"] == {"greeting": "hello alice"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_answers_a_waiting_webhook_without_outputs_unless_asked(client: Any, celery_worker: Any) -> None:
+    _sync(WAITED.replace("{return_outputs}", "false"))
+    response = _call_waited(client, "PT0.1S")
+    assert response.status_code == 200
+    assert response.json()["state"] == "SUCCESS"
+    assert "outputs" not in response.json()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_answers_202_with_the_id_when_the_wait_times_out(
+    client: Any, celery_worker: Any, settings: Any
+) -> None:
+    settings.PORTICO_WEBHOOK_WAIT_SECONDS = 0.5
+    _sync(WAITED.replace("{return_outputs}", "true"))
+    started = time.monotonic()
+    response = _call_waited(client, "PT3S")
+    assert time.monotonic() - started < 2.5  # bounded by the setting, not by the 3 s flow
+    assert response.status_code == 202
+    answer = response.json()
+    assert answer["state"] in ("CREATED", "RUNNING") and "outputs" not in answer
+    execution = wait_for(Execution.objects.get(pk=answer["id"]))  # it goes on after the answer
+    assert execution.state == State.SUCCESS

@@ -368,3 +368,89 @@ def test_it_lists_creating_flows_in_the_catalog_but_not_day_two_flows(
 
     assert "/flows/portico.infra/hetzner-vm/" in page and "Hetzner Cloud VM (Terraform)" in page
     assert "hetzner-vm-destroy" not in page and "resource-extend" not in page
+
+
+def test_it_shows_a_resource_with_its_requests_audit_trail_and_actions(
+    client: Any, fake: HcloudFake, vm_catalog: Any, alice: Any, bob: Any, plat: Any
+) -> None:
+    resource = provision(client, alice, bob, plat)
+    poweroff = services.do_request_action(resource.pk, "poweroff", acting_user=alice)
+    url = reverse("resources:detail", args=[resource.pk])
+
+    client.force_login(alice)
+    listing = client.get(reverse("resources:list")).content.decode()
+    page = client.get(url).content.decode()
+
+    assert f'href="{url}"' in listing
+    for fact in ("hcloud-server", resource.provider_id, resource.ipv4, "alice", "PLAT-001", "€3.79"):
+        assert fact in page, fact
+    assert f"{resource.expires_at:%Y-%m-%d}" in page and "Running" in page
+    assert reverse("requests:detail", args=[resource.request_id]) in page and "created it" in page
+    assert reverse("requests:detail", args=[poweroff.pk]) in page  # the day-2 request that touched it
+    assert reverse("executions:detail", args=[resource.request.execution_id]) in page
+    assert "resource.created" in page and "resource.action_requested" in page
+    for action in ("destroy", "extend", "poweroff"):
+        assert reverse("resources:action", args=[resource.pk, action]) in page
+    assert 'value="poweroff"' in page and 'value="poweron"' not in page  # it is running
+    approve(poweroff, bob)
+    finished(poweroff)
+
+
+def test_it_shows_a_resource_only_to_its_owner_and_approvers(
+    client: Any, alice: Any, bob: Any, charlie: Any, mallory: Any, plat: Any, vm_catalog: Any
+) -> None:
+    request = ResourceRequest.objects.create(
+        requester=alice,
+        catalog_flow=vm_catalog["hetzner-vm"],
+        flow_source="",
+        flow_revision="x",
+        cost_center=plat,
+    )
+    resource = Resource.objects.create(
+        kind="hcloud-server", name="db-1", owner=alice, cost_center=plat, request=request, namespace="n"
+    )
+    url = reverse("resources:detail", args=[resource.pk])
+    seen = {}
+    for user in (alice, bob, charlie, mallory):
+        client.force_login(user)
+        seen[user.username] = client.get(url).status_code
+    client.logout()
+
+    assert seen == {"alice": 200, "bob": 200, "charlie": 200, "mallory": 404}
+    assert client.get(url).status_code == 302  # to the login page
+    client.force_login(alice)
+    assert client.get(reverse("resources:detail", args=[resource.pk + 1])).status_code == 404
+
+
+def test_it_shows_the_estimated_price_on_the_request_page(
+    client: Any, fake: HcloudFake, vm_catalog: Any, alice: Any, plat: Any
+) -> None:
+    request = request_vm(client, alice, plat, server_type="cpx11", location="hel1")
+
+    page = client.get(reverse("requests:detail", args=[request.pk])).content.decode()
+
+    assert 'data-testid="estimate"' in page and "€4.85" in page and "/ month" in page
+    assert "€0.0077 / hour" in page  # the same figures and wording as the approval queue
+
+
+def test_it_refuses_a_server_type_deprecated_in_the_chosen_location(
+    client: Any, fake: HcloudFake, vm_catalog: Any, alice: Any, plat: Any
+) -> None:
+    client.force_login(alice)
+    url = reverse("requests:new", args=["portico.infra", "hetzner-vm"])
+
+    form = client.get(url).content.decode()
+    price = client.get(
+        reverse("resources:price", args=["portico.infra", "hetzner-vm"]),
+        {"server_type": "cx21", "location": "fsn1"},
+    ).content.decode()
+    refused = client.post(url, {**VM_FORM, "server_type": "cx21", "location": "fsn1", "cost_center": plat.pk})
+
+    assert 'value="cx21"' in form and 'value="cx11"' not in form  # cx11 is deprecated everywhere
+    assert "deprecated in fsn1" in price
+    assert refused.status_code == 400
+    assert "server type cx21 is deprecated in fsn1 (unavailable after 2024-09-06)" in refused.content.decode()
+    assert not ResourceRequest.objects.exists()
+    assert (
+        request_vm(client, alice, plat, server_type="cx21", location="nbg1").inputs["server_type"] == "cx21"
+    )

@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 import time
+import uuid
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db.models import F
 
-from orchestrator import engine, masking, spec
+from orchestrator import engine, masking, spec, storage
 from orchestrator import inputs as flow_inputs
 from orchestrator.localworker import consuming_workers, local_worker
 from orchestrator.models import TERMINAL, Execution, State
@@ -42,6 +43,12 @@ def _flow_files(paths: list[str]) -> list[str]:
     return files
 
 
+def _upload(path: str) -> flow_inputs.FileUpload:
+    """``--input f=@PATH``: the local file, to be stored as the FILE input (curl's ``@`` convention)."""
+    source = Path(path).expanduser()
+    return flow_inputs.FileUpload(name=source.name, data=source.read_bytes())
+
+
 def _masked(value: Any, secrets: list[str]) -> Any:
     if isinstance(value, str):
         return masking.mask(value, secrets)
@@ -61,7 +68,16 @@ class Command(BaseCommand):
         validate.add_argument("paths", nargs="+", metavar="PATH")
         run = actions.add_parser("run", help="run a flow and wait until it ends (exit 0 on SUCCESS)")
         run.add_argument("path", metavar="PATH")
-        run.add_argument("--input", "-i", action="append", default=[], metavar="KEY=VALUE")
+        run.add_argument(
+            "--input",
+            "-i",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="an input value; for a FILE input, KEY=@PATH uploads the local file PATH (stored in the "
+            "execution's storage, the input becomes its kestra:/// URI) and KEY=kestra:///... names a "
+            "file already stored. '@' means nothing special for other input types.",
+        )
         run.add_argument("--json", action="store_true", help="print the result as JSON")
         run.add_argument("--timeout", type=float, default=None, help="give up waiting after N seconds")
         run.add_argument(
@@ -113,8 +129,19 @@ class Command(BaseCommand):
         if unknown:
             self.stderr.write(f"flow {flow.namespace}.{flow.id} has no input(s): {', '.join(unknown)}")
             return EXIT_USAGE
+        for spec_ in flow.inputs:
+            value = raw.get(spec_.id)
+            if spec_.type == "FILE" and isinstance(value, str) and value.startswith("@"):
+                try:
+                    raw[spec_.id] = _upload(value[1:])
+                except OSError as exc:
+                    self.stderr.write(f"input '{spec_.id}': cannot read {value[1:]!r}: {exc.strerror or exc}")
+                    return EXIT_USAGE
+        execution_id = uuid.uuid4()
         try:
-            values = flow_inputs.resolve_inputs(flow, raw)
+            values = flow_inputs.resolve_inputs(
+                flow, raw, files_prefix=storage.execution_prefix(flow.namespace, flow.id, execution_id)
+            )
         except flow_inputs.InputsInvalid as exc:
             for input_id, message in exc.errors.items():
                 self.stderr.write(f"input '{input_id}': {message}")
@@ -137,7 +164,9 @@ class Command(BaseCommand):
             ):
                 stack.enter_context(local_worker(app, queue))
             try:
-                execution = engine.start_execution(flow, values, trigger={"type": "cli"})
+                execution = engine.start_execution(
+                    flow, values, trigger={"type": "cli"}, execution_id=execution_id
+                )
             except engine.FlowDisabled as exc:
                 self.stderr.write(str(exc))
                 return EXIT_FAILED

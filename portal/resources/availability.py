@@ -1,0 +1,47 @@
+"""Is what a request asks for still orderable? One check per resource kind, run before a request is saved.
+
+The SELECT options already leave out what is offered nowhere; this catches combinations the options
+cannot see one input at a time (a server type deprecated in the chosen location). It runs from a
+``pre_save`` receiver so every way in (form, API, CLI) is covered while the requests app stays unaware
+of providers, and raises ``InputsInvalid`` keyed by input, which every caller already turns into a
+field error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from orchestrator.inputs import InputsInvalid
+from orchestrator.options import OptionsUnavailable
+from orchestrator.plugins import hcloud
+from orchestrator.registry import StepError
+
+from .services import RESOURCE_LABEL
+
+
+def _hcloud_server(values: dict[str, Any]) -> dict[str, str]:
+    server_type, location = values.get("server_type"), values.get("location")
+    if not server_type:
+        return {}
+    try:
+        reason = hcloud.unavailable_reason(str(server_type), str(location) if location else None)
+    except (StepError, OptionsUnavailable):
+        return {}  # no catalogue (API down): the options check has already said so
+    return {"server_type": reason} if reason else {}
+
+
+CHECKS: dict[str, Callable[[dict[str, Any]], dict[str, str]]] = {"hcloud-server": _hcloud_server}
+
+
+def problems(kind: str | None, values: dict[str, Any]) -> dict[str, str]:
+    """Input id → why the ``kind`` resource described by ``values`` cannot be ordered (empty: it can)."""
+    check = CHECKS.get(kind or "")
+    return check(values) if check else {}
+
+
+def check_request(request: Any) -> None:
+    """Refuse a new request for something the provider no longer offers."""
+    kind = (request.catalog_flow.labels or {}).get(RESOURCE_LABEL)
+    if found := problems(kind, request.inputs or {}):
+        raise InputsInvalid(found)

@@ -25,8 +25,21 @@ class ExecutionAdmin(admin.ModelAdmin):
     search_fields = ("id", "namespace", "flow_id")
     date_hierarchy = "created"
     # inputs hold resolved secrets: not shown here.
-    fields = ("id", "namespace", "flow_id", "flow_revision", "state", "labels", "trigger", "outputs",
-              "history", "created", "started", "ended", "flow_source")
+    fields = (
+        "id",
+        "namespace",
+        "flow_id",
+        "flow_revision",
+        "state",
+        "labels",
+        "trigger",
+        "outputs",
+        "history",
+        "created",
+        "started",
+        "ended",
+        "flow_source",
+    )
     readonly_fields = fields
     inlines = [TaskRunInline]
 
@@ -42,8 +55,20 @@ class TaskRunAdmin(admin.ModelAdmin):
     list_display = ("task_id", "execution", "state", "attempts", "started", "ended")
     list_filter = ("state",)
     search_fields = ("task_id", "execution__id")
-    readonly_fields = ("execution", "task_id", "parent", "value", "state", "history", "attempts", "outputs",
-                       "error", "created", "started", "ended")
+    readonly_fields = (
+        "execution",
+        "task_id",
+        "parent",
+        "value",
+        "state",
+        "history",
+        "attempts",
+        "outputs",
+        "error",
+        "created",
+        "started",
+        "ended",
+    )
 
     def has_add_permission(self, request) -> bool:  # noqa: ANN001
         return False
@@ -73,8 +98,19 @@ class TriggerAdmin(admin.ModelAdmin):
     list_display = ("namespace", "flow_id", "trigger_id", "type", "enabled", "last_fired")
     list_filter = ("type", "enabled", "namespace")
     search_fields = ("namespace", "flow_id", "trigger_id")
-    fields = ("namespace", "flow_id", "trigger_id", "type", "enabled", "props", "flow_revision", "last_fired",
-              "last_scheduled", "last_execution", "updated")
+    fields = (
+        "namespace",
+        "flow_id",
+        "trigger_id",
+        "type",
+        "enabled",
+        "props",
+        "flow_revision",
+        "last_fired",
+        "last_scheduled",
+        "last_execution",
+        "updated",
+    )
     readonly_fields = tuple(f for f in fields if f != "enabled")
     actions = ("enable", "disable")
 

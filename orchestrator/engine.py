@@ -376,13 +376,7 @@ class _Walker:
     def outcome(self, parent: TaskRun | None, task: TaskSpec, value: Any = _INHERIT) -> State | None:
         """The state ``task`` counts as for its siblings (allowFailure, allowWarning, skipped)."""
         state = self.task(parent, task, value)
-        if state == S.FAILED and _flag(task, "allowFailure"):
-            state = S.WARNING
-        if state == S.WARNING and _flag(task, "allowWarning"):
-            state = S.SUCCESS
-        if state == S.SKIPPED:
-            state = S.SUCCESS
-        return state
+        return None if state is None else flowables.counts_as(task, state)
 
     def task(self, parent: TaskRun | None, task: TaskSpec, value: Any = _INHERIT) -> State | None:
         task_type = registry.lookup(task.type)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ from django.utils import timezone
 
 from . import templating
 from .durations import format_duration, parse_duration
-from .models import Execution, State, TaskRun
+from .models import TERMINAL, Execution, State, TaskRun
 from .signals import taskrun_state_changed
 from .spec import TaskSpec
 
@@ -67,13 +68,23 @@ class Watchdog:
     """Fails attempt ``attempt`` of a run once ``timeout`` has passed, unless cancelled first."""
 
     def __init__(
-        self, taskrun: TaskRun, attempt: int, timeout: timedelta, interrupt: Any, secrets: list[str]
+        self,
+        taskrun: TaskRun,
+        attempt: int,
+        timeout: timedelta,
+        interrupt: Any,
+        secrets: list[str],
+        *,
+        record: bool = True,
     ) -> None:
         self.taskrun_id = taskrun.pk
         self.attempt = attempt
         self.timeout = timeout
         self.interrupt = interrupt  # callable(reason) on the plugin's context
         self.secrets = secrets
+        # False inside a WorkingDirectory: the directory's thread records the failure (and retries inline)
+        # once the interrupted child returns; a retry through the broker would leave the directory.
+        self.record = record
         self.message = f"Timeout after {format_duration(timeout)}"
         self._timer = threading.Timer(timeout.total_seconds(), self._fire)
         self._timer.daemon = True
@@ -90,6 +101,8 @@ class Watchdog:
 
         try:
             self.interrupt(self.message)
+            if not self.record:
+                return
             run = TaskRun.objects.select_related("execution").filter(pk=self.taskrun_id).first()
             if run is not None:
                 engine.task_failed(run, self.message, self.secrets, attempt=self.attempt)
@@ -157,6 +170,12 @@ def _arm_flowable_timeout(sender: Any, taskrun: TaskRun, old: str | None, new: s
     transaction.on_commit(lambda: expire_flowable.apply_async((run_id,), countdown=seconds), robust=True)
 
 
+def _may_time_out(execution: Execution, run: TaskRun) -> bool:
+    """A flowable of a live execution, or an ``afterExecution`` one of an ended execution (they are
+    ordinary tasks in Kestra: their ``timeout`` holds even though the execution's state is final)."""
+    return execution.state in _LIVE or is_after_execution_run(execution, run)
+
+
 @shared_task(name="orchestrator.flowable_timeout")
 def expire_flowable(taskrun_id: str) -> bool:
     """The flowable's deadline passed: fail it, kill what runs below it, move on (idempotent)."""
@@ -168,9 +187,11 @@ def expire_flowable(taskrun_id: str) -> bool:
     with transaction.atomic():
         execution = Execution.objects.select_for_update().get(pk=execution_id)
         run = TaskRun.objects.filter(pk=taskrun_id).first()
-        if run is None or run.state != S.RUNNING or run.worker or execution.state not in _LIVE:
+        if run is None or run.state != S.RUNNING or run.worker:
             return False
         flow = engine.flow_for(execution)
+        if not _may_time_out(execution, run):
+            return False
         timeout = flowable_timeout(execution, flow, run)
         if timeout is None:
             return False
@@ -199,9 +220,14 @@ def expire_flowables() -> int:
 
     now = timezone.now()
     expired = 0
-    candidates = TaskRun.objects.filter(state=S.RUNNING, worker="", execution__state__in=_LIVE)
+    # Ended executions too: their afterExecution flowables still run (and time out).
+    states = [*_LIVE, *TERMINAL]
+    candidates = TaskRun.objects.filter(state=S.RUNNING, worker="", execution__state__in=states)
     for run in candidates.select_related("execution"):
-        timeout = flowable_timeout(run.execution, engine.flow_for(run.execution), run)
+        flow = engine.flow_for(run.execution)
+        if not _may_time_out(run.execution, run):
+            continue
+        timeout = flowable_timeout(run.execution, flow, run)
         if timeout is not None and running_since(run) + timeout <= now:
             expired += expire_flowable(str(run.pk))
     return expired
@@ -221,32 +247,44 @@ def skip_unless(
     """
     from . import context as template_context
     from . import engine, registry
-    from .plugins.core import is_truthy
 
     task_type = registry.lookup(task.type)
     # flowable=True: not dispatched yet; ``value``: the iteration the run belongs to (ForEach)
     run = walker._create(parent, task, flowable=True, value=value)
-    condition = task.common.get("runIf")
-    try:
-        if isinstance(condition, str):
-            runs = list(walker.runs.values())
-            context = template_context.build(walker.execution, walker.flow, runs, taskrun=run, task=task)
-            condition = templating.render_string(condition, context)
-        message = None
-    except templating.TemplateError as exc:
-        message = f"cannot evaluate runIf: {exc}"
-    if message is None and is_truthy(condition):
+
+    def context() -> dict[str, Any]:
+        runs = list(walker.runs.values())
+        return template_context.build(walker.execution, walker.flow, runs, taskrun=run, task=task)
+
+    verdict, message = run_if_verdict(task, context)
+    if verdict is None:
         if not (task_type and task_type.flowable):
             run_id = str(run.pk)
             transaction.on_commit(lambda: engine._dispatch(run_id), robust=True)
         return run
-    if message is None:
-        engine.transition(run, S.SKIPPED, reason=f"runIf is false: {task.common.get('runIf')}")
+    if verdict == S.SKIPPED:
+        engine.transition(run, S.SKIPPED, reason=message)
         return run
     engine.transition(run, S.RUNNING)
     engine.transition(run, S.FAILED, error=message)
     engine.log(walker.execution, run, "ERROR", message)
     return run
+
+
+def run_if_verdict(task: TaskSpec, context: Callable[[], dict[str, Any]]) -> tuple[State | None, str]:
+    """``task``'s ``runIf``: (None, "") when it holds, (SKIPPED, why) when false, (FAILED, error) when it
+    cannot be rendered. ``context`` is only built when the condition is a template."""
+    from .plugins.core import is_truthy
+
+    condition = task.common.get("runIf")
+    try:
+        if isinstance(condition, str):
+            condition = templating.render_string(condition, context())
+    except templating.TemplateError as exc:
+        return S.FAILED, f"cannot evaluate runIf: {exc}"
+    if is_truthy(condition):
+        return None, ""
+    return S.SKIPPED, f"runIf is false: {task.common.get('runIf')}"
 
 
 # --- afterExecution -----------------------------------------------------------------------------------
@@ -266,3 +304,18 @@ def run_after_execution(execution: Execution, walker_cls: Any) -> None:
     if not after:
         return
     walker_cls(execution, flow).sequence(None, after)
+
+
+def after_execution_ids(flow: Flow) -> set[str]:
+    """Ids of the flow's ``afterExecution`` tasks, nested ones included."""
+    return {task.id for top in getattr(flow, "after_execution", None) or [] for task in top.walk()}
+
+
+def is_after_execution_run(execution: Execution, run: TaskRun) -> bool:
+    """True for a run of an ``afterExecution`` task once its execution has ended: it still runs, retries
+    and times out although the execution's own state is final (and stays so)."""
+    from . import engine
+
+    if execution.state not in TERMINAL or execution.state == S.RETRIED:
+        return False
+    return run.task_id in after_execution_ids(engine.flow_for(execution))

@@ -35,6 +35,17 @@ def flag(task: TaskSpec, key: str) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
+def counts_as(task: TaskSpec | None, state: State) -> State:
+    """The state a finished ``task`` counts as for its siblings and its parent (Kestra's rules):
+    ``allowFailure`` turns FAILED into WARNING, ``allowWarning`` WARNING into SUCCESS, SKIPPED is SUCCESS.
+    The engine's walker and a WorkingDirectory's inline children both go by it."""
+    if task is not None and state == State.FAILED and flag(task, "allowFailure"):
+        state = State.WARNING
+    if task is not None and state == State.WARNING and flag(task, "allowWarning"):
+        state = State.SUCCESS
+    return State.SUCCESS if state == State.SKIPPED else state
+
+
 def enabled(tasks: Iterable[TaskSpec]) -> list[TaskSpec]:
     return [task for task in tasks if not flag(task, "disabled")]
 

@@ -458,6 +458,8 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "base64encode": _b64encode,
     "base64decode": _b64decode,
 }
+
+
 def _configured(lookup: Callable[[Any], Any], name: Any) -> Any:
     try:
         return lookup(name)

@@ -54,9 +54,7 @@ def _wanted(runs: QuerySet[TaskRun]) -> list[tuple[Any, ...]]:
 
 
 def _after_execution_ids(execution_id: Any) -> set[str]:
-    execution = Execution.objects.get(pk=execution_id)
-    flow = engine.flow_for(execution)
-    return {task.id for top in flow.after_execution for task in top.walk()}
+    return failures.after_execution_ids(engine.flow_for(Execution.objects.get(pk=execution_id)))
 
 
 def requeue_lost(*, lease: timedelta | None = None) -> list[str]:

@@ -18,6 +18,9 @@ succeed or must not be made (bad credentials, a rejected request that may alread
 resource); retrying those only delays the failure or duplicates side effects. ``Fail`` and template
 errors are therefore raised as non-permanent. This is the one deliberate difference from Kestra.
 
+An ``afterExecution`` task of an ended execution retries too (in place: it cannot start a new execution);
+its execution's state stays final. Children of a WorkingDirectory retry inline (working_directory.py).
+
 Where the policy comes from (Kestra's executor): the task's own ``retry``, else the nearest enclosing
 flowable's ``retry`` (applied to the failing child), else the flow's ``retry``.
 """
@@ -35,8 +38,9 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
+from . import failures
 from .durations import format_duration, parse_duration
-from .models import Execution, State, TaskRun
+from .models import TERMINAL, Execution, State, TaskRun
 from .spec import Flow, TaskSpec
 
 logger = logging.getLogger(__name__)
@@ -174,14 +178,21 @@ def _ancestors(flow: Flow, task_id: str) -> Iterator[TaskSpec]:
         parent = parents.get(parent.id)
 
 
-def policy_for(flow: Flow, task_id: str) -> RetryPolicy | None:
-    """The retry policy that applies to ``task_id``: its own, an enclosing flowable's, or the flow's."""
-    task = flow.find_task(task_id)
+def own_policy(task: TaskSpec | None) -> RetryPolicy | None:
+    """The task's own ``retry`` block, if it has one."""
     if task is not None and isinstance(task.common.get("retry"), dict):
         return RetryPolicy.from_spec(task.common["retry"])
+    return None
+
+
+def policy_for(flow: Flow, task_id: str) -> RetryPolicy | None:
+    """The retry policy that applies to ``task_id``: its own, an enclosing flowable's, or the flow's."""
+    own = own_policy(flow.find_task(task_id))
+    if own is not None:
+        return own
     for ancestor in _ancestors(flow, task_id):
-        if isinstance(ancestor.common.get("retry"), dict):
-            return RetryPolicy.from_spec(ancestor.common["retry"])
+        if (policy := own_policy(ancestor)) is not None:
+            return policy
     flow_retry = (getattr(flow, "extra", None) or {}).get("retry")
     if isinstance(flow_retry, dict):
         return RetryPolicy.from_spec(flow_retry)
@@ -231,13 +242,18 @@ def attempts(taskrun: TaskRun) -> list[dict[str, Any]]:
 
 
 def success_state(flow: Flow, taskrun: TaskRun) -> State:
-    """SUCCESS, or WARNING when it took retries and the policy says ``warningOnRetry`` (Kestra's worker);
-    ``allowWarning`` on the task then turns that WARNING back into SUCCESS."""
+    """SUCCESS, or WARNING when it took retries and the policy says ``warningOnRetry`` (Kestra's worker)
+    or, for a WorkingDirectory, when a child counts as WARNING; ``allowWarning`` on the task then turns
+    that WARNING back into SUCCESS."""
+    from . import working_directory  # it imports the engine, which imports this module
+
     state = S.SUCCESS
     policy = policy_for(flow, taskrun.task_id)
     if policy is not None and policy.warning_on_retry and taskrun.attempts > 1:
         state = S.WARNING
     task = flow.find_task(taskrun.task_id)
+    if state == S.SUCCESS and task is not None and working_directory.is_working_directory(task):
+        state = working_directory.children_outcome(flow, taskrun)  # a WARNING child warns the directory
     if state == S.WARNING and task is not None and _truthy(task.common.get("allowWarning")):
         state = S.SUCCESS
     return state
@@ -263,7 +279,8 @@ def retry_failed(taskrun: TaskRun, message: str) -> bool:
     if policy is None:
         return False
     now = timezone.now()
-    if policy.behavior == CREATE_NEW_EXECUTION:
+    # An afterExecution task of an ended execution cannot replace it: it is retried in place instead.
+    if policy.behavior == CREATE_NEW_EXECUTION and execution.state not in TERMINAL:
         chain = _original_chain(execution)
         at = next_retry_at(
             policy,
@@ -356,7 +373,10 @@ def wake(taskrun_id: str) -> bool:
             transaction.on_commit(lambda: _send_wake(taskrun_id, wait), robust=True)
             return False
         execution = Execution.objects.select_for_update().get(pk=run.execution_id)
-        if execution.state not in (S.RUNNING, S.RETRYING):
+        # An afterExecution run retries although its execution has ended (and that state stays final).
+        if execution.state not in (S.RUNNING, S.RETRYING) and not failures.is_after_execution_run(
+            execution, run
+        ):
             return False  # killed or ended meanwhile; the kill path settles the run
         if not engine.transition(run, S.QUEUED, wake_at=None):
             return False

@@ -856,9 +856,7 @@ def load_flow(path: str | Path) -> Flow:
     return parse_flow(text, name)
 
 
-def validate_files(
-    paths: Iterable[str | Path], warnings: list[FlowError] | None = None
-) -> list[FlowError]:
+def validate_files(paths: Iterable[str | Path], warnings: list[FlowError] | None = None) -> list[FlowError]:
     """Validate several flow files; also reports two files declaring the same namespace and id.
 
     Warnings of the files that load are appended to ``warnings`` when a list is given.

@@ -8,10 +8,22 @@ and ``outputs.<child>`` see them as usual, but no child ever goes through the br
 it to another worker with another directory.
 
 Within the directory, children follow Kestra's block rules: a failure stops the list (``allowFailure``
-turns it into a warning), then ``errors`` run, then ``finally``. What children do NOT get here: their
-own ``retry``, ``timeout`` and ``runIf`` (the WorkingDirectory's own apply to the whole directory), and
-a WARNING child does not turn the WorkingDirectory into WARNING. A retried WorkingDirectory starts
-over in a fresh directory; the child runs of the earlier attempt are replaced.
+turns it into a warning), then ``errors`` run, then ``finally``. Children keep their own task
+properties, applied inline:
+
+* ``runIf`` false: the child is SKIPPED (a condition that cannot be rendered fails it);
+* ``timeout``: the watchdog of ``failures`` interrupts the child, whose attempt then fails with
+  "Timeout after PT1S", like a worker task's;
+* ``retry`` (the child's own block; the WorkingDirectory's and the flow's apply to the directory as a
+  whole): another attempt in the same directory after the delay ``retries`` computes. The wait is spent
+  here, on the worker the directory holds anyway, capped at ``MAX_INLINE_RETRY_WAIT`` and interrupted
+  by a kill or the directory's timeout. Attempts are recorded on the child's run as the engine records
+  them (RUNNING → RETRYING → RUNNING ...); ``CREATE_NEW_EXECUTION`` is not honoured inline;
+* a WARNING child (``allowFailure``, ``warningOnRetry``) makes the WorkingDirectory WARNING unless the
+  child has ``allowWarning``, as in a Sequential.
+
+A retried WorkingDirectory starts over in a fresh directory; the child runs of the earlier attempt are
+replaced.
 """
 
 from __future__ import annotations
@@ -20,23 +32,60 @@ import io
 import json
 import re
 import tempfile
+import threading
+import time
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from django.db.models import F
 from django.utils import timezone
 
 from . import context as template_context
-from . import control, engine, failures, registry, storage, templating
-from .durations import parse_duration
+from . import control, engine, failures, flowables, registry, retries, storage, templating
+from .durations import format_duration, parse_duration
 from .models import TERMINAL, State, TaskRun
 from .plugins.storage import upload_matches, write_inputs
-from .spec import TaskSpec
+from .spec import Flow, TaskSpec
 
 S = State
 _CONTEXT_FIELDS = ("id", "execution_id", "task_id", "parent_id", "value", "state", "outputs")
 _FAILING = (S.FAILED, S.KILLED)
+# The longest inline wait before a child's next attempt: the directory holds a worker slot meanwhile.
+MAX_INLINE_RETRY_WAIT = timedelta(minutes=5)
+
+
+def is_working_directory(task: TaskSpec) -> bool:
+    return task.type.endswith(".WorkingDirectory")
+
+
+def children_outcome(flow: Flow, run: TaskRun) -> State:
+    """The worst state the children of the WorkingDirectory ``run`` count as (SUCCESS when none)."""
+    states = [
+        flowables.counts_as(flow.find_task(task_id), S(state))
+        for task_id, state in TaskRun.objects.filter(parent=run).values_list("task_id", "state")
+    ]
+    return max([S.SUCCESS, *states], key=engine._SEVERITY.__getitem__)
+
+
+class _ChildInterrupt(threading.Event):
+    """A child's ``interrupted`` event: set by its own timeout, or seen set once the directory's is."""
+
+    def __init__(self, directory: threading.Event) -> None:
+        super().__init__()
+        self.directory = directory
+
+    def is_set(self) -> bool:
+        return super().is_set() or self.directory.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.is_set():
+            left = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
+            if left <= 0:
+                return False
+            super().wait(left)
+        return True
 
 
 class _Runner:
@@ -61,15 +110,15 @@ class _Runner:
             if str(task.common.get("disabled", "")).lower() == "true":
                 continue
             self.check_still_running()
-            state = self.child(task)
-            if state == S.FAILED and str(task.common.get("allowFailure", "")).lower() == "true":
-                state = S.WARNING
+            state = flowables.counts_as(task, self.child(task))
             if state in _FAILING:
                 return state
             result = max(result, state, key=engine._SEVERITY.__getitem__)
         return result
 
     def child(self, task: TaskSpec) -> State:
+        """Run one child to its final state: skipped by ``runIf``, else attempted until done or out of
+        retries."""
         child = TaskRun.objects.create(
             execution=self.execution,
             task_id=task.id,
@@ -78,37 +127,97 @@ class _Runner:
             history=[{"state": S.CREATED.value, "date": template_context.iso(timezone.now())}],
         )
         engine._send(child, None, S.CREATED.value)
-        engine.transition(child, S.RUNNING, attempts=F("attempts") + 1)
+        if "runIf" in task.common:
+            verdict, message = failures.run_if_verdict(task, lambda: self._context(child, task))
+            if verdict == S.SKIPPED:
+                engine.transition(child, S.SKIPPED, reason=message)
+                return S.SKIPPED
+            if verdict == S.FAILED:
+                engine.transition(child, S.RUNNING)
+                return self._failed(child, message)
+        policy = retries.own_policy(task)
         try:
-            outputs = self._execute(child, task)
+            while True:
+                engine.transition(child, S.RUNNING, attempts=engine.bump)
+                error, retryable = self._attempt(child, task)
+                if error is None:
+                    return S(child.state)
+                at = self._next_attempt_at(child, policy) if retryable else None
+                if at is None:
+                    return self._failed(child, error)
+                self._wait_for_retry(child, error, at)
         except control.TaskKilled:
             control.acknowledge_kill(child)
             raise
-        except registry.StepError as exc:
-            return self._failed(child, exc.message)
-        except templating.TemplateError as exc:
-            return self._failed(child, f"cannot render properties: {exc}")
         except failures.TaskInterrupted:
             self._failed(child, f"stopped: {self.ctx.interrupt_reason or 'the WorkingDirectory timed out'}")
             raise
-        except Exception as exc:  # a plugin bug fails the child, as on a worker
-            return self._failed(child, f"{type(exc).__name__}: {exc}")
-        engine.transition(child, S.SUCCESS, outputs=outputs)
-        return S.SUCCESS
 
-    def _execute(self, child: TaskRun, task: TaskSpec) -> dict[str, Any]:
+    def _attempt(self, child: TaskRun, task: TaskSpec) -> tuple[str | None, bool]:
+        """One attempt; (None, _) once the child ended SUCCESS/WARNING, else (error, retryable)."""
         from .worker import TaskRunContext
 
-        task_type = registry.lookup(task.type)
-        if task_type is None or task_type.run is None:
-            raise registry.StepError(f"task type '{task.type}' cannot run in a WorkingDirectory")
-        runs = list(self.execution.task_runs.only(*_CONTEXT_FIELDS))
-        context = template_context.build(self.execution, self.flow, runs, taskrun=child, task=task)
-        props = task_type.validate_props(templating.render(task.props, context))
         ctx = TaskRunContext(child, self.secrets)
-        ctx.interrupted = self.ctx.interrupted  # the directory's timeout stops the child at work too
+        ctx.interrupted = _ChildInterrupt(self.ctx.interrupted)  # its timeout, or the directory's
         ctx.working_dir = self.directory  # type: ignore[attr-defined]  (LocalFiles and friends read it)
-        return dict(task_type.run(props, ctx) or {})
+        watchdog = None
+        try:
+            task_type = registry.lookup(task.type)
+            if task_type is None or task_type.run is None:
+                raise registry.StepError(f"task type '{task.type}' cannot run in a WorkingDirectory")
+            context = self._context(child, task)
+            props = task_type.validate_props(templating.render(task.props, context))
+            timeout = failures.task_timeout(task, context)
+            if timeout is not None:
+                watchdog = failures.Watchdog(
+                    child, child.attempts, timeout, ctx.interrupt, self.secrets, record=False
+                ).start()
+            outputs = dict(task_type.run(props, ctx) or {})
+        except registry.StepError as exc:
+            return exc.message, not exc.permanent
+        except templating.TemplateError as exc:
+            return f"cannot render properties: {exc}", True
+        except failures.TaskInterrupted:
+            if self.ctx.interrupted.is_set():
+                raise  # the directory's own timeout: it ends, with this child
+            return ctx.interrupt_reason, True
+        except control.TaskKilled:
+            raise
+        except Exception as exc:  # a plugin bug fails the child, as on a worker
+            return f"{type(exc).__name__}: {exc}", True
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+        if ctx.interrupt_reason:  # timed out, but the plugin finished anyway: too late, as on a worker
+            return ctx.interrupt_reason, True
+        engine.transition(child, retries.success_state(self.flow, child), outputs=outputs)
+        return None, False
+
+    def _context(self, child: TaskRun, task: TaskSpec) -> dict[str, Any]:
+        runs = list(self.execution.task_runs.only(*_CONTEXT_FIELDS))
+        return template_context.build(self.execution, self.flow, runs, taskrun=child, task=task)
+
+    def _next_attempt_at(self, child: TaskRun, policy: retries.RetryPolicy | None) -> Any:
+        if policy is None or policy.behavior != retries.RETRY_FAILED_TASK:
+            return None
+        now = timezone.now()
+        return retries.next_retry_at(
+            policy, attempt_number=max(child.attempts, 1), first_started=child.started or now, last_ended=now
+        )
+
+    def _wait_for_retry(self, child: TaskRun, error: str, at: Any) -> None:
+        """RUNNING → RETRYING (no ``wake_at``: nothing but this thread may wake it), then wait here."""
+        engine.transition(child, S.RETRYING, reason=error, error=error)
+        wait = min(max(at - timezone.now(), timedelta(0)), MAX_INLINE_RETRY_WAIT)
+        engine.log(
+            self.execution,
+            child,
+            "WARN",
+            f"{error} (attempt {child.attempts} failed; retrying in "
+            f"{format_duration(timedelta(seconds=round(wait.total_seconds(), 3)))} in the working directory)",
+            self.secrets,
+        )
+        self.ctx.sleep(wait.total_seconds())  # the directory's context: a kill or its timeout ends the wait
 
     def _failed(self, child: TaskRun, message: str) -> State:
         engine.transition(child, S.FAILED, error=message)

@@ -107,18 +107,38 @@ def _hcloud_fake(env: dict[str, str]) -> list[tuple[str, list[str]]]:
 def _commands(port: str, queue: str) -> list[tuple[str, list[str]]]:
     host = os.environ.get("PORTICO_HOST", "0.0.0.0")
     web = [
-        sys.executable, "-m", "gunicorn", "portal.wsgi:application",
-        "--bind", f"{host}:{port}",
-        "--workers", os.environ.get("PORTICO_WEB_WORKERS", "2"),
-        "--worker-class", "gthread", "--threads", "4",
-        "--graceful-timeout", "5",
-        "--access-logfile", "-",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "portal.wsgi:application",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        os.environ.get("PORTICO_WEB_WORKERS", "2"),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "4",
+        "--graceful-timeout",
+        "5",
+        "--access-logfile",
+        "-",
         # gunicorn's control socket defaults to one path per user: two instances would fight over it.
         "--no-control-socket",
     ]
     celery = [sys.executable, "-m", "celery", "-A", "portal"]
-    worker = [*celery, "worker", "-Q", queue, "-c", os.environ.get("PORTICO_WORKER_CONCURRENCY", "2"),
-              "-l", "INFO", "-n", f"portico-{os.getpid()}@%h"]
+    worker = [
+        *celery,
+        "worker",
+        "-Q",
+        queue,
+        "-c",
+        os.environ.get("PORTICO_WORKER_CONCURRENCY", "2"),
+        "-l",
+        "INFO",
+        "-n",
+        f"portico-{os.getpid()}@%h",
+    ]
     beat = [*celery, "beat", "-l", "INFO", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"]
     return [("web", web), ("worker", worker), ("beat", beat)]
 

@@ -16,7 +16,16 @@ from portal.accounts.models import CostCenter
 from .models import AuditEvent
 
 CSV_COLUMNS = (
-    "id", "created", "actor", "verb", "target_type", "target_id", "flow", "cost_center", "details", "hash",
+    "id",
+    "created",
+    "actor",
+    "verb",
+    "target_type",
+    "target_id",
+    "flow",
+    "cost_center",
+    "details",
+    "hash",
 )
 
 
@@ -84,8 +93,16 @@ def export_csv_rows(events: QuerySet[AuditEvent]) -> Iterator[str]:
     yield flush()
     for e in events.iterator(chunk_size=500):
         row = [
-            e.pk, e.created.isoformat(), e.actor_repr, e.verb, e.target_type, e.target_id, e.flow,
-            e.cost_center.code if e.cost_center else "", json.dumps(e.details, sort_keys=True), e.hash,
+            e.pk,
+            e.created.isoformat(),
+            e.actor_repr,
+            e.verb,
+            e.target_type,
+            e.target_id,
+            e.flow,
+            e.cost_center.code if e.cost_center else "",
+            json.dumps(e.details, sort_keys=True),
+            e.hash,
         ]
         writer.writerow([_cell(v) for v in row])
         yield flush()

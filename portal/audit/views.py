@@ -24,14 +24,18 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     query.pop("verify", None)
     # Verifying rereads the whole log: only on demand.
     chain_ok, broken_at = verify_chain() if request.GET.get("verify") == "1" else (None, None)
-    return render(request, "audit/list.html", {
-        "page": page,
-        "filters": request.GET,
-        "query": query.urlencode(),
-        "choices": selectors.filter_choices(),
-        "chain_ok": chain_ok,
-        "broken_at": broken_at,
-    })
+    return render(
+        request,
+        "audit/list.html",
+        {
+            "page": page,
+            "filters": request.GET,
+            "query": query.urlencode(),
+            "choices": selectors.filter_choices(),
+            "chain_ok": chain_ok,
+            "broken_at": broken_at,
+        },
+    )
 
 
 @audit_reader_required

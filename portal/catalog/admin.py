@@ -9,8 +9,18 @@ class CatalogFlowAdmin(admin.ModelAdmin):
     list_filter = ("active", "namespace")
     search_fields = ("namespace", "flow_id", "description")
     readonly_fields = ("namespace", "flow_id", "revision", "source", "file", "labels", "created", "updated")
-    fields = ("namespace", "flow_id", "active", "description", "labels", "file", "revision", "source",
-              "created", "updated")
+    fields = (
+        "namespace",
+        "flow_id",
+        "active",
+        "description",
+        "labels",
+        "file",
+        "revision",
+        "source",
+        "created",
+        "updated",
+    )
 
     @admin.display(description="revision")
     def short_revision(self, obj: CatalogFlow) -> str:

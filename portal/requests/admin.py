@@ -11,8 +11,20 @@ class ResourceRequestAdmin(admin.ModelAdmin):
     date_hierarchy = "created"
     # State moves only through the services (approve/reject, execution signals), never by hand;
     # secret_inputs is not shown at all.
-    readonly_fields = ("requester", "catalog_flow", "flow_revision", "flow_source", "inputs", "cost_center",
-                       "state", "execution", "created", "updated", "decided_at", "finished_at")
+    readonly_fields = (
+        "requester",
+        "catalog_flow",
+        "flow_revision",
+        "flow_source",
+        "inputs",
+        "cost_center",
+        "state",
+        "execution",
+        "created",
+        "updated",
+        "decided_at",
+        "finished_at",
+    )
     exclude = ("secret_inputs",)
 
     def has_add_permission(self, request) -> bool:  # noqa: ANN001

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -23,6 +24,11 @@ def visible_requests(user: Any) -> QuerySet[ResourceRequest]:
 
 def my_requests(user: Any) -> QuerySet[ResourceRequest]:
     return visible_requests(user).filter(requester=user)
+
+
+def openable_ids(user: Any, requests: Iterable[ResourceRequest]) -> set[int]:
+    """Which of ``requests`` ``user`` may open (the same rule as ``visible_requests``)."""
+    return set(visible_requests(user).filter(pk__in=[r.pk for r in requests]).values_list("pk", flat=True))
 
 
 def get_visible_request(user: Any, pk: int) -> ResourceRequest:

@@ -7,11 +7,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from orchestrator.inputs import InputsInvalid
 from portal.accounts.roles import is_approver
 from portal.catalog.models import CatalogFlow
+from portal.requests import selectors as request_selectors
 
 from . import availability, pricing, selectors, services
 
@@ -29,9 +31,13 @@ def resource_list(request: HttpRequest) -> HttpResponse:
 def resource_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """A resource's record: what it is and costs, the requests that made and changed it, its audit trail."""
     resource = selectors.get_visible_resource(request.user, pk)
+    requests = selectors.resource_requests(resource)
     context = {
         "r": resource,
-        "requests": selectors.resource_requests(resource),
+        "requests": requests,
+        # A request someone else made (an admin's extend, say) is listed, but linked only for those who
+        # may open it: the owner would otherwise follow a link to a 404.
+        "openable": request_selectors.openable_ids(request.user, requests),
         "events": selectors.resource_events(resource),
     }
     return render(request, "resources/detail.html", context)
@@ -45,10 +51,10 @@ def request_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         created = services.do_request_action(pk, action, acting_user=request.user, data=data)
     except (services.ActionNotAllowed, PermissionDenied) as exc:
         messages.error(request, str(exc))
-        return redirect("resources:list")
+        return _back(request)
     except InputsInvalid as exc:
         messages.error(request, "; ".join(f"{k}: {v}" for k, v in exc.errors.items()))
-        return redirect("resources:list")
+        return _back(request)
     messages.success(request, f"Request #{created.pk} to {action} submitted.")
     return redirect("requests:detail", pk=created.pk)
 
@@ -62,3 +68,11 @@ def price(request: HttpRequest, namespace: str, flow_id: str) -> HttpResponse:
     values = request.GET.dict()
     context = {"price": pricing.price(kind, values), "problems": availability.problems(kind, values).values()}
     return render(request, "resources/_price.html", context)
+
+
+def _back(request: HttpRequest) -> HttpResponse:
+    """Back to the page the action was asked from (list or detail), if it is one of ours."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return redirect(target)
+    return redirect("resources:list")

@@ -64,8 +64,12 @@ def _paused_execution():
     flow = parse_flow(GATE_FLOW, "e2e-gate.yml")
     requester = User.objects.get(username="requester")
     request = ResourceRequest.objects.create(
-        requester=requester, catalog_flow=CatalogFlow.objects.first(), flow_revision=flow.revision,
-        flow_source=GATE_FLOW, cost_center=requester.default_cost_center, state=RequestState.APPROVED,
+        requester=requester,
+        catalog_flow=CatalogFlow.objects.first(),
+        flow_revision=flow.revision,
+        flow_source=GATE_FLOW,
+        cost_center=requester.default_cost_center,
+        state=RequestState.APPROVED,
     )
     execution = engine.start_execution(flow, {}, labels={REQUEST_LABEL: str(request.pk)})
     deadline = time.monotonic() + 30

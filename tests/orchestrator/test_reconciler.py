@@ -158,3 +158,39 @@ tasks:
     reconciler.reconcile(stale_after=timedelta(0))
 
     until_state(run_of(execution, "work"), State.SUCCESS)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_wakes_a_lost_retry_of_an_after_execution_run(celery_worker: Any) -> None:
+    from django.utils import timezone
+
+    execution = start(
+        """
+id: lost-after-retry
+namespace: tests.reconciler
+tasks:
+  - id: main
+    type: io.kestra.plugin.core.log.Log
+    message: main work
+afterExecution:
+  - id: flaky
+    type: io.kestra.plugin.core.execution.Fail
+    condition: "{{ taskrun.attemptsCount == 0 }}"
+    retry: {type: constant, interval: PT1H, maxAttempt: 2}
+"""
+    )
+    deadline = time.monotonic() + 15
+    while not TaskRun.objects.filter(execution=execution, task_id="flaky", state=State.RETRYING).exists():
+        assert time.monotonic() < deadline, "the afterExecution task never failed"
+        time.sleep(0.02)
+    # As if the hour had passed and the countdown message had been lost with the broker.
+    TaskRun.objects.filter(execution=execution, task_id="flaky").update(
+        wake_at=timezone.now() - timedelta(minutes=1)
+    )
+
+    assert reconciler.reconcile()["woken"] >= 1
+
+    flaky = until_state(run_of(execution, "flaky"), State.SUCCESS)
+    assert flaky.attempts == 2
+    execution.refresh_from_db()
+    assert execution.state == State.SUCCESS

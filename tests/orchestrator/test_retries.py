@@ -109,7 +109,6 @@ tasks:
 # --- through a real worker ----------------------------------------------------------------------------
 
 
-
 @pytest.mark.django_db(transaction=True)
 def test_it_retries_a_failing_task_until_it_succeeds(run_flow: Any) -> None:
     execution = run_flow(
@@ -364,3 +363,44 @@ tasks:
 
     assert wait_for(execution, timeout=15).state == State.SUCCESS
     assert execution.task_runs.get().attempts == 2
+
+
+AFTER_EXECUTION_RETRY = """
+id: after-retry
+namespace: tests.retries
+tasks:
+  - id: main
+    type: io.kestra.plugin.core.log.Log
+    message: main work
+afterExecution:
+  - id: flaky
+    type: io.kestra.plugin.core.execution.Fail
+    condition: "{{{{ taskrun.attemptsCount == 0 }}}}"
+    retry: {{type: constant, interval: {interval}, maxAttempt: 2}}
+"""
+
+
+def _after_run(execution: Execution, state: State, timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not execution.task_runs.filter(task_id="flaky", state=state).exists():
+        assert time.monotonic() < deadline, list(execution.task_runs.values_list("task_id", "state"))
+        time.sleep(0.02)
+    return execution.task_runs.get(task_id="flaky")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_retries_an_after_execution_task_of_an_ended_execution(celery_worker: Any) -> None:
+    execution = wait_for(run_flow_text(AFTER_EXECUTION_RETRY.format(interval="PT0.1S")))
+    assert execution.state == State.SUCCESS
+
+    flaky = _after_run(execution, State.SUCCESS)
+
+    assert [a["state"] for a in retries.attempts(flaky)] == ["FAILED", "SUCCESS"]
+    execution.refresh_from_db()
+    assert execution.state == State.SUCCESS  # afterExecution never changes the final state
+
+
+def run_flow_text(text: str) -> Execution:
+    from orchestrator import engine
+
+    return engine.start_execution(spec.parse_flow(text), {})

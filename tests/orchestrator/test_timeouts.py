@@ -333,3 +333,41 @@ tasks:
     assert execution.state == State.FAILED
     assert (runs["steps"].state, runs["steps"].error) == (State.FAILED, "Timeout after PT0.5S")
     assert runs["approve"].state == State.KILLED and "never" not in runs
+
+
+def test_it_times_out_a_flowable_in_after_execution(celery_worker: Any) -> None:
+    """afterExecution tasks are ordinary tasks: a flowable's ``timeout`` holds there too, although the
+    execution has ended (and its state stays final). The single test worker is busy with the sleep,
+    so the reconciler's sweep (played here by the test) enforces the deadline."""
+    execution = _start(
+        """
+id: after-timeout
+namespace: tests.timeouts
+tasks:
+  - id: main
+    type: io.kestra.plugin.core.log.Log
+    message: main work
+afterExecution:
+  - id: steps
+    type: io.kestra.plugin.core.flow.Sequential
+    timeout: PT1S
+    tasks:
+      - id: nap
+        type: io.kestra.plugin.core.flow.Sleep
+        duration: PT20S
+"""
+    )
+    _until_ended(execution, every=lambda: None)
+    started = time.monotonic()
+    deadline = started + 15
+    while not TaskRun.objects.filter(execution=execution, task_id="steps", state=State.FAILED).exists():
+        assert time.monotonic() < deadline, list(execution.task_runs.values_list("task_id", "state"))
+        reconciler.reconcile()
+        time.sleep(0.1)
+
+    assert time.monotonic() - started < 10  # nowhere near the 20 s sleep
+    runs = runs_of(execution)
+    assert runs["steps"].error == "Timeout after PT1S"
+    _until_killed(runs["nap"])
+    execution.refresh_from_db()
+    assert execution.state == State.SUCCESS

@@ -50,12 +50,22 @@ def test_it_prints_a_generated_password_only_when_it_creates_accounts(monkeypatc
 
 
 def test_it_serves_every_admin_page(admin_client, catalog, alice, bob, plat):
-    request = submit_request(requester=alice, catalog_flow=catalog["all-inputs"], data=dict(VALID_INPUTS),
-                             cost_center=plat)
+    request = submit_request(
+        requester=alice, catalog_flow=catalog["all-inputs"], data=dict(VALID_INPUTS), cost_center=plat
+    )
     request = approvals.approve(request.pk, acting_user=bob)
-    for name in ("catalog_catalogflow", "requests_resourcerequest", "approvals_decision", "audit_auditevent",
-                 "orchestrator_execution", "orchestrator_taskrun", "orchestrator_logline", "accounts_user",
-                 "accounts_costcenter", "auth_group"):
+    for name in (
+        "catalog_catalogflow",
+        "requests_resourcerequest",
+        "approvals_decision",
+        "audit_auditevent",
+        "orchestrator_execution",
+        "orchestrator_taskrun",
+        "orchestrator_logline",
+        "accounts_user",
+        "accounts_costcenter",
+        "auth_group",
+    ):
         assert admin_client.get(reverse(f"admin:{name}_changelist")).status_code == 200, name
     url = reverse("admin:requests_resourcerequest_change", args=[request.pk])
     html = admin_client.get(url).content.decode()

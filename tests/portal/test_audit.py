@@ -18,12 +18,29 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def events(alice, bob, plat, data_cc):
     return [
-        record("requested", actor=alice, target=("requests.resourcerequest", 1), cost_center=plat,
-               flow=("portico.tests", "all-inputs"), details={"inputs": {"name": "web-1"}}),
-        record("approved", actor=bob, target=("requests.resourcerequest", 1), cost_center=plat,
-               flow=("portico.tests", "all-inputs"), details={"comment": "fine"}),
-        record("requested", actor=alice, target=("requests.resourcerequest", 2), cost_center=data_cc,
-               flow=("portico.tests", "quick")),
+        record(
+            "requested",
+            actor=alice,
+            target=("requests.resourcerequest", 1),
+            cost_center=plat,
+            flow=("portico.tests", "all-inputs"),
+            details={"inputs": {"name": "web-1"}},
+        ),
+        record(
+            "approved",
+            actor=bob,
+            target=("requests.resourcerequest", 1),
+            cost_center=plat,
+            flow=("portico.tests", "all-inputs"),
+            details={"comment": "fine"},
+        ),
+        record(
+            "requested",
+            actor=alice,
+            target=("requests.resourcerequest", 2),
+            cost_center=data_cc,
+            flow=("portico.tests", "quick"),
+        ),
         record("execution.finished", target=("requests.resourcerequest", 2), details={"state": "SUCCESS"}),
     ]
 
@@ -125,8 +142,9 @@ def test_it_detects_events_removed_from_the_end(events):
 
 
 def test_it_neutralises_spreadsheet_formulas_in_the_export(client, bob, alice):
-    record("requested", actor=alice, target=("requests.resourcerequest", 9),
-           details={"name": "=HYPERLINK(1)"})
+    record(
+        "requested", actor=alice, target=("requests.resourcerequest", 9), details={"name": "=HYPERLINK(1)"}
+    )
     record("=cmd|' /C calc'!A0", actor=alice)
     client.force_login(bob)
     text = b"".join(client.get(reverse("audit:export")).streaming_content).decode()

@@ -177,8 +177,12 @@ def test_it_masks_secrets_in_outputs_and_logs(client: Any, tree_run: Any, charli
     assert TaskRun.objects.get(execution=execution, task_id="echo").outputs["value"] == f"token={SECRET}"
     for user in (charlie, alice):
         client.force_login(user)
-        for url in (_url("detail", execution), _url("live", execution), _url("logs", execution),
-                    reverse("requests:execution", args=[request.pk])):
+        for url in (
+            _url("detail", execution),
+            _url("live", execution),
+            _url("logs", execution),
+            reverse("requests:execution", args=[request.pk]),
+        ):
             html = client.get(url).content.decode()
             assert SECRET not in html, url
     html = client.get(_url("detail", execution)).content.decode()
@@ -286,8 +290,8 @@ def test_it_resumes_a_paused_execution_with_the_on_resume_form(
 
     client.force_login(charlie)
     page = client.get(_url("detail", execution)).content.decode()
-    form = page[page.index('id="resume-form"'):page.index("</form>", page.index('id="resume-form"'))]
-    assert 'name="reason"' in form and 'required' in form  # widgets from the request form's builder
+    form = page[page.index('id="resume-form"') : page.index("</form>", page.index('id="resume-form"'))]
+    assert 'name="reason"' in form and "required" in form  # widgets from the request form's builder
     assert '<select name="size"' in form and '<option value="large">' in form
 
     bad = client.post(_url("resume", execution), {"reason": "", "size": "huge"})
@@ -306,8 +310,13 @@ def test_it_resumes_a_paused_execution_with_the_on_resume_form(
     )
     verbs = _verbs(request)
     # The system's fact and the operator's command are written in the same transaction.
-    assert verbs == ["execution.started", "execution.paused", "execution.resumed", "execution.resume",
-                     "execution.finished"]
+    assert verbs == [
+        "execution.started",
+        "execution.paused",
+        "execution.resumed",
+        "execution.resume",
+        "execution.finished",
+    ]
     resume_event = AuditEvent.objects.get(verb="execution.resume")
     assert resume_event.actor == charlie and resume_event.details["inputs"] == ["reason", "size"]
 
@@ -317,8 +326,12 @@ def test_it_lets_the_requester_kill_their_running_execution(
 ) -> None:
     flow = parse_flow(SLOW_FLOW, "test.yml")
     request = ResourceRequest.objects.create(
-        requester=alice, catalog_flow=catalog["quick"], flow_revision=flow.revision, flow_source=SLOW_FLOW,
-        cost_center=plat, state=RequestState.APPROVED,
+        requester=alice,
+        catalog_flow=catalog["quick"],
+        flow_revision=flow.revision,
+        flow_source=SLOW_FLOW,
+        cost_center=plat,
+        state=RequestState.APPROVED,
     )
     execution = engine.start_execution(flow, {}, labels={REQUEST_LABEL: str(request.pk)})
     nap = TaskRun.objects.filter(execution=execution, task_id="nap", state=State.RUNNING)
@@ -331,8 +344,10 @@ def test_it_lets_the_requester_kill_their_running_execution(
     assert client.post(_url("kill", execution)).status_code == 302
     wait_for(execution, timeout=15)
     assert execution.state == State.KILLED and time.monotonic() - started < 15
-    _wait_until(lambda: ResourceRequest.objects.filter(pk=request.pk, state=RequestState.CANCELLED).exists(),
-                what="request CANCELLED")
+    _wait_until(
+        lambda: ResourceRequest.objects.filter(pk=request.pk, state=RequestState.CANCELLED).exists(),
+        what="request CANCELLED",
+    )
     event = AuditEvent.objects.get(verb="execution.kill")
     assert event.actor == alice and event.details["execution"] == str(execution.pk)
 
@@ -341,8 +356,10 @@ def test_it_restarts_and_replays_a_failed_execution_for_an_approver(
     client: Any, celery_worker: Any, catalog: Any, alice: Any, charlie: Any, plat: Any
 ) -> None:
     request, execution = _run_request(FAILING_FLOW, alice, plat, catalog["quick"])
-    _wait_until(lambda: ResourceRequest.objects.filter(pk=request.pk, state=RequestState.FAILED).exists(),
-                what="request FAILED")
+    _wait_until(
+        lambda: ResourceRequest.objects.filter(pk=request.pk, state=RequestState.FAILED).exists(),
+        what="request FAILED",
+    )
     client.force_login(charlie)
     # Permitted but no longer applicable (e.g. someone was quicker): a no-op with a message, not a 403.
     for name in ("kill", "resume"):
@@ -352,8 +369,13 @@ def test_it_restarts_and_replays_a_failed_execution_for_an_approver(
     assert not AuditEvent.objects.filter(verb__in=["execution.kill", "execution.resume"]).exists()
 
     assert client.post(_url("restart", execution)).status_code == 302
-    _wait_until(lambda: TaskRun.objects.filter(execution=execution, task_id="boom", attempts=2).exists()
-                and Execution.objects.get(pk=execution.pk).state == State.FAILED, what="second attempt")
+    _wait_until(
+        lambda: (
+            TaskRun.objects.filter(execution=execution, task_id="boom", attempts=2).exists()
+            and Execution.objects.get(pk=execution.pk).state == State.FAILED
+        ),
+        what="second attempt",
+    )
     page = client.get(_url("detail", execution)).content.decode()
     assert 'id="attempts-' in page  # the boom row lists its two attempts
     assert page.count("gantt-bar attempt-bar") == 2  # and draws one timeline bar per attempt
@@ -375,8 +397,11 @@ def test_it_restarts_and_replays_a_failed_execution_for_an_approver(
 def test_it_redirects_an_expired_htmx_poll_to_the_login_page(client: Any, tree_run: Any) -> None:
     request, execution = tree_run
     page = f"/requests/{request.pk}/"
-    response = client.get(reverse("requests:execution", args=[request.pk]),
-                          HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL=f"http://testserver{page}")
+    response = client.get(
+        reverse("requests:execution", args=[request.pk]),
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL=f"http://testserver{page}",
+    )
     assert response.status_code == 200
     assert response["HX-Redirect"] == f"{reverse('account_login')}?next=%2Frequests%2F{request.pk}%2F"
     assert response.content == b""

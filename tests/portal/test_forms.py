@@ -54,8 +54,11 @@ def test_it_uses_defaults_descriptions_and_required_marks(catalog, alice):
     assert "^[a-z][a-z0-9-]{2,30}$" in form.fields["name"].help_text
     assert form.fields["name"].input_required and form.fields["token"].input_required
     assert not form.fields["count"].input_required  # it has a default
-    assert list(form.fields["size"].widget.choices)[-3:] == [("small", "small"), ("medium", "medium"),
-                                                              ("large", "large")]
+    assert list(form.fields["size"].widget.choices)[-3:] == [
+        ("small", "small"),
+        ("medium", "medium"),
+        ("large", "large"),
+    ]
     assert not form.fields["token"].widget.render_value
 
 
@@ -69,8 +72,13 @@ def test_it_preselects_the_users_default_cost_center_among_active_ones(catalog, 
 
 def test_it_resolves_valid_values_to_typed_inputs(catalog, alice, plat):
     data = {
-        **VALID_INPUTS, "cost_center": plat.pk, "ratio": "0.5", "regions": ["fsn1", "hel1"],
-        "expires": "2030-01-31", "window": "2030-01-31T10:30", "settings": '{"a": [1, 2]}',
+        **VALID_INPUTS,
+        "cost_center": plat.pk,
+        "ratio": "0.5",
+        "regions": ["fsn1", "hel1"],
+        "expires": "2030-01-31",
+        "window": "2030-01-31T10:30",
+        "settings": '{"a": [1, 2]}',
         "docs": "https://example.com/runbook",
     }
     form = _form(catalog, alice, data)
@@ -135,7 +143,20 @@ def test_it_shows_the_form_with_every_input(client, catalog, alice):
     response = client.get(reverse("requests:new", args=["portico.tests", "all-inputs"]))
     assert response.status_code == 200
     html = response.content.decode()
-    for input_id in ("name", "count", "ratio", "backup", "size", "regions", "expires", "window", "owner",
-                     "token", "settings", "docs", "cost_center"):
+    for input_id in (
+        "name",
+        "count",
+        "ratio",
+        "backup",
+        "size",
+        "regions",
+        "expires",
+        "window",
+        "owner",
+        "token",
+        "settings",
+        "docs",
+        "cost_center",
+    ):
         assert f'name="{input_id}"' in html, input_id
     assert 'type="password"' in html and 'type="datetime-local"' in html

@@ -36,8 +36,10 @@ def test_it_runs_a_request_from_submit_to_succeeded(
     client, celery_worker, catalog, alice, bob, plat, mailoutbox
 ):
     client.force_login(alice)
-    response = client.post(reverse("requests:new", args=["portico.tests", "all-inputs"]),
-                           {**VALID_INPUTS, "cost_center": plat.pk})
+    response = client.post(
+        reverse("requests:new", args=["portico.tests", "all-inputs"]),
+        {**VALID_INPUTS, "cost_center": plat.pk},
+    )
     assert response.status_code == 302
     request = ResourceRequest.objects.get()
 
@@ -72,8 +74,9 @@ def test_it_runs_a_request_from_submit_to_succeeded(
 
 
 def test_it_gives_exactly_one_decision_to_racing_approvers(celery_worker, catalog, alice, bob, charlie, plat):
-    request = submit_request(requester=alice, catalog_flow=catalog["all-inputs"], data=dict(VALID_INPUTS),
-                             cost_center=plat)
+    request = submit_request(
+        requester=alice, catalog_flow=catalog["all-inputs"], data=dict(VALID_INPUTS), cost_center=plat
+    )
     barrier = threading.Barrier(2)
     outcomes: dict[str, str] = {}
 
@@ -104,11 +107,14 @@ def test_it_gives_exactly_one_decision_to_racing_approvers(celery_worker, catalo
 
 def test_it_runs_a_flow_without_approval_straight_away(client, celery_worker, catalog, alice, plat):
     client.force_login(alice)
-    response = client.post(reverse("requests:new", args=["portico.tests", "quick"]),
-                           {"name": "Portico", "cost_center": plat.pk})
+    response = client.post(
+        reverse("requests:new", args=["portico.tests", "quick"]), {"name": "Portico", "cost_center": plat.pk}
+    )
     request = ResourceRequest.objects.get()
     assert response["Location"] == reverse("requests:detail", args=[request.pk])
-    _wait_until(lambda: ResourceRequest.objects.filter(pk=request.pk, state=RequestState.SUCCEEDED).exists(),
-                what="request SUCCEEDED")
+    _wait_until(
+        lambda: ResourceRequest.objects.filter(pk=request.pk, state=RequestState.SUCCEEDED).exists(),
+        what="request SUCCEEDED",
+    )
     assert "Hello Portico" in client.get(reverse("requests:execution", args=[request.pk])).content.decode()
     assert AuditEvent.objects.filter(verb="auto-approved", target_id=str(request.pk)).exists()

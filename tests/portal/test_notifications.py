@@ -27,8 +27,9 @@ def _deliver(callbacks) -> list[tuple]:
 
 
 def _submit(catalog, user, cost_center):
-    return submit_request(requester=user, catalog_flow=catalog["all-inputs"], data=dict(VALID_INPUTS),
-                          cost_center=cost_center)
+    return submit_request(
+        requester=user, catalog_flow=catalog["all-inputs"], data=dict(VALID_INPUTS), cost_center=cost_center
+    )
 
 
 def test_it_emails_the_approvers_but_not_the_requester_on_submit(
@@ -83,8 +84,9 @@ def test_it_emails_the_requester_when_the_execution_finishes_and_clears_secrets(
     assert message.to == ["alice@example.com"] and "failed" in message.subject.lower()
 
 
-def test_it_sends_nothing_when_the_transaction_rolls_back(catalog, alice, bob, plat, mailoutbox,
-                                                          django_capture_on_commit_callbacks):
+def test_it_sends_nothing_when_the_transaction_rolls_back(
+    catalog, alice, bob, plat, mailoutbox, django_capture_on_commit_callbacks
+):
     from django.db import transaction
 
     with django_capture_on_commit_callbacks() as callbacks:

@@ -22,8 +22,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def pending(catalog, alice, plat):
-    return submit_request(requester=alice, catalog_flow=catalog["all-inputs"], data=dict(VALID_INPUTS),
-                          cost_center=plat)
+    return submit_request(
+        requester=alice, catalog_flow=catalog["all-inputs"], data=dict(VALID_INPUTS), cost_center=plat
+    )
 
 
 def test_it_records_a_pending_request_with_secrets_apart(pending, catalog):
@@ -79,8 +80,9 @@ def test_it_rejects_without_running_and_drops_the_secret(pending, bob):
 
 
 def test_it_refuses_self_approval(catalog, bob, plat):
-    own = submit_request(requester=bob, catalog_flow=catalog["all-inputs"], data=dict(VALID_INPUTS),
-                         cost_center=plat)
+    own = submit_request(
+        requester=bob, catalog_flow=catalog["all-inputs"], data=dict(VALID_INPUTS), cost_center=plat
+    )
     with pytest.raises(approvals.SelfApprovalError):
         approvals.approve(own.pk, acting_user=bob)
     own.refresh_from_db()
@@ -113,5 +115,6 @@ def test_it_auto_approves_flows_without_approval(catalog, alice, plat):
     assert request.execution is not None and request.execution.inputs == {"name": "world"}
     assert Decision.objects.get(request=request).outcome == Outcome.AUTO_APPROVED
     assert list(AuditEvent.objects.order_by("id").values_list("verb", flat=True))[:2] == [
-        "requested", "auto-approved"
+        "requested",
+        "auto-approved",
     ]

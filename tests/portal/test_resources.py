@@ -454,3 +454,64 @@ def test_it_refuses_a_server_type_deprecated_in_the_chosen_location(
     assert (
         request_vm(client, alice, plat, server_type="cx21", location="nbg1").inputs["server_type"] == "cx21"
     )
+
+
+def test_it_links_only_the_requests_a_viewer_may_open(
+    client: Any, alice: Any, bob: Any, plat: Any, vm_catalog: Any
+) -> None:
+    flow = vm_catalog["hetzner-vm"]
+    created = ResourceRequest.objects.create(
+        requester=alice, catalog_flow=flow, flow_source="", flow_revision="x", cost_center=plat
+    )
+    resource = Resource.objects.create(
+        kind="hcloud-server",
+        name="db-1",
+        owner=alice,
+        cost_center=plat,
+        request=created,
+        namespace=flow.namespace,
+    )
+    by_bob = ResourceRequest.objects.create(  # e.g. an approver extending alice's server for her
+        requester=bob,
+        catalog_flow=flow,
+        flow_source="",
+        flow_revision="x",
+        cost_center=plat,
+        inputs={"resource_id": resource.pk},
+    )
+    url = reverse("resources:detail", args=[resource.pk])
+    bob_link = f'href="{reverse("requests:detail", args=[by_bob.pk])}"'
+
+    client.force_login(alice)
+    page = client.get(url).content.decode()
+    assert f"#{by_bob.pk}" in page and bob_link not in page
+    assert f'href="{reverse("requests:detail", args=[created.pk])}"' in page
+    client.force_login(bob)
+    assert bob_link in client.get(url).content.decode()
+
+
+def test_a_refused_action_returns_to_the_page_it_came_from_if_ours(
+    client: Any, alice: Any, mallory: Any, plat: Any, vm_catalog: Any
+) -> None:
+    flow = vm_catalog["hetzner-vm"]
+    created = ResourceRequest.objects.create(
+        requester=alice, catalog_flow=flow, flow_source="", flow_revision="x", cost_center=plat
+    )
+    resource = Resource.objects.create(
+        kind="hcloud-server",
+        name="db-1",
+        owner=alice,
+        cost_center=plat,
+        request=created,
+        namespace=flow.namespace,
+    )
+    action = reverse("resources:action", args=[resource.pk, "destroy"])
+    detail = reverse("resources:detail", args=[resource.pk])
+    client.force_login(mallory)
+
+    back = client.post(action, {"action": "destroy", "next": detail})
+    away = client.post(action, {"action": "destroy", "next": "https://evil.example/phish"})
+
+    assert back.status_code == 302 and back["Location"] == detail
+    assert away.status_code == 302 and away["Location"] == reverse("resources:list")
+    assert not ResourceRequest.objects.exclude(pk=created.pk).exists()

@@ -16,8 +16,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def alices_request(catalog, alice, plat):
-    return submit_request(requester=alice, catalog_flow=catalog["all-inputs"], data=dict(VALID_INPUTS),
-                          cost_center=plat)
+    return submit_request(
+        requester=alice, catalog_flow=catalog["all-inputs"], data=dict(VALID_INPUTS), cost_center=plat
+    )
 
 
 def test_it_submits_from_the_form_and_redirects_to_the_detail(client, catalog, alice, plat):
@@ -75,8 +76,11 @@ def test_it_shows_the_queue_with_masked_inputs_and_decides_by_post(client, bob, 
     assert "******" in html and "s3cr3t-value" not in html
     assert 'name="csrfmiddlewaretoken"' in html
     assert client.get(reverse("approvals:decide", args=[alices_request.pk])).status_code == 405
-    response = client.post(reverse("approvals:decide", args=[alices_request.pk]),
-                           {"decision": "reject", "comment": "not now"}, follow=True)
+    response = client.post(
+        reverse("approvals:decide", args=[alices_request.pk]),
+        {"decision": "reject", "comment": "not now"},
+        follow=True,
+    )
     assert "rejected" in response.content.decode()
     alices_request.refresh_from_db()
     assert alices_request.state == RequestState.REJECTED
@@ -86,8 +90,9 @@ def test_it_shows_the_queue_with_masked_inputs_and_decides_by_post(client, bob, 
 def test_it_reports_a_second_decision_instead_of_applying_it(client, bob, charlie, alices_request):
     approvals.reject(alices_request.pk, acting_user=charlie)
     client.force_login(bob)
-    response = client.post(reverse("approvals:decide", args=[alices_request.pk]), {"decision": "approve"},
-                           follow=True)
+    response = client.post(
+        reverse("approvals:decide", args=[alices_request.pk]), {"decision": "approve"}, follow=True
+    )
     assert "not pending approval" in response.content.decode()
     alices_request.refresh_from_db()
     assert alices_request.state == RequestState.REJECTED
@@ -137,13 +142,16 @@ def test_it_decides_from_the_detail_page_and_returns_there(client, bob, alices_r
     client.force_login(bob)
     detail = reverse("requests:detail", args=[alices_request.pk])
     assert 'value="approve"' in client.get(detail).content.decode()
-    response = client.post(reverse("approvals:decide", args=[alices_request.pk]),
-                           {"decision": "reject", "next": detail})
+    response = client.post(
+        reverse("approvals:decide", args=[alices_request.pk]), {"decision": "reject", "next": detail}
+    )
     assert response["Location"] == detail
 
 
 def test_it_ignores_an_offsite_next_url(client, bob, alices_request):
     client.force_login(bob)
-    response = client.post(reverse("approvals:decide", args=[alices_request.pk]),
-                           {"decision": "reject", "next": "https://evil.example/"})
+    response = client.post(
+        reverse("approvals:decide", args=[alices_request.pk]),
+        {"decision": "reject", "next": "https://evil.example/"},
+    )
     assert response["Location"] == reverse("approvals:queue")

@@ -14,10 +14,23 @@ from portal.requests.selectors import pending_approvals
 register = template.Library()
 
 STATE_TONES = {
-    "PENDING_APPROVAL": "warn", "APPROVED": "info", "REJECTED": "bad", "RUNNING": "info", "SUCCEEDED": "ok",
-    "FAILED": "bad", "CANCELLED": "muted", "CREATED": "muted", "QUEUED": "muted", "PAUSED": "warn",
-    "SUCCESS": "ok", "WARNING": "warn", "KILLED": "muted", "KILLING": "warn", "RETRYING": "warn",
-    "RETRIED": "muted", "RESTARTED": "info",
+    "PENDING_APPROVAL": "warn",
+    "APPROVED": "info",
+    "REJECTED": "bad",
+    "RUNNING": "info",
+    "SUCCEEDED": "ok",
+    "FAILED": "bad",
+    "CANCELLED": "muted",
+    "CREATED": "muted",
+    "QUEUED": "muted",
+    "PAUSED": "warn",
+    "SUCCESS": "ok",
+    "WARNING": "warn",
+    "KILLED": "muted",
+    "KILLING": "warn",
+    "RETRYING": "warn",
+    "RETRIED": "muted",
+    "RESTARTED": "info",
 }
 
 

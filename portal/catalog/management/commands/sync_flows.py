@@ -19,7 +19,9 @@ class Command(BaseCommand):
     def handle(self, *args, directory=None, strict=False, **options) -> None:  # noqa: ANN001, ANN002, ANN003
         report = sync_flows(directory)
         for label, names in (
-            ("created", report.created), ("updated", report.updated), ("deactivated", report.deactivated)
+            ("created", report.created),
+            ("updated", report.updated),
+            ("deactivated", report.deactivated),
         ):
             for name in names:
                 self.stdout.write(f"{label}: {name}")

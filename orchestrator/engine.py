@@ -308,7 +308,7 @@ def _dispatch(taskrun_id: str) -> None:
 
 
 _flag = flowables.flag
-_WALK_DEFERRED = ("history", "error", "worker", "worker_task_id", "heartbeat")
+_WALK_DEFERRED = ("history", "error", "worker", "worker_task_id", "heartbeat", "ended")
 _INHERIT: Any = object()  # a child's iteration value: its parent's, unless a ForEach gives it one
 
 

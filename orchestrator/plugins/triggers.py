@@ -11,6 +11,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from celery.schedules import crontab
+from django.conf import settings
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from ..registry import RunContext, StepError, register
@@ -166,6 +167,25 @@ class ToggleProps(Props):
     flowId: str | None = None  # noqa: N815
 
 
+def namespace_allowed(target: str, source: str) -> bool:
+    """Whether a flow of ``source`` may act on flows of ``target`` (Kestra's ``allowedNamespaces``).
+
+    Kestra allows every namespace unless the target namespace lists the ones allowed to reach it; here
+    that list is ``settings.PORTICO_ALLOWED_NAMESPACES[target]``. A namespace always reaches itself.
+    """
+    allowed = (getattr(settings, "PORTICO_ALLOWED_NAMESPACES", None) or {}).get(target)
+    return source == target or allowed is None or source in allowed
+
+
+def check_namespace_access(target: str, source: str) -> None:
+    if not namespace_allowed(target, source):
+        raise StepError(
+            f"namespace '{source}' is not allowed to access flows of namespace '{target}' "
+            f"(PORTICO_ALLOWED_NAMESPACES lists which namespaces may)",
+            permanent=True,
+        )
+
+
 @register(
     "io.kestra.plugin.core.trigger.Toggle",
     aliases=("io.kestra.core.tasks.trigger.Toggle",),
@@ -173,12 +193,14 @@ class ToggleProps(Props):
 )
 def run_toggle(props: ToggleProps, ctx: RunContext) -> dict[str, Any]:
     """Switch a stored trigger with the operator's own switch (``triggers.set_enabled``, as the admin
-    does), so a flow can pause its own schedule; another flow's when ``namespace``/``flowId`` say so."""
+    does), so a flow can pause its own schedule; another flow's when ``namespace``/``flowId`` say so and
+    that flow's namespace allows the caller's (``namespace_allowed``)."""
     from .. import triggers
     from ..models import Execution, Trigger
 
     execution = Execution.objects.only("namespace", "flow_id").get(pk=ctx.execution_id)
     namespace, flow_id = props.namespace or execution.namespace, props.flowId or execution.flow_id
+    check_namespace_access(namespace, execution.namespace)
     row = Trigger.objects.filter(namespace=namespace, flow_id=flow_id, trigger_id=props.trigger).first()
     if row is None:
         raise StepError(

@@ -100,3 +100,67 @@ def test_it_fails_on_a_trigger_that_is_not_stored(run_flow: Any, hourly: Trigger
     )
     hourly.refresh_from_db()
     assert hourly.enabled is True
+
+
+OTHER_NAMESPACE_SWITCH = """
+id: switcher
+namespace: portico.elsewhere
+tasks:
+  - id: toggle
+    type: io.kestra.plugin.core.trigger.Toggle
+    namespace: portico.toggles
+    flowId: hourly
+    trigger: every-hour
+"""
+
+
+def test_it_lets_another_namespace_toggle_when_none_is_restricted(run_flow: Any, hourly: Trigger) -> None:
+    execution = run_flow(OTHER_NAMESPACE_SWITCH)
+
+    assert execution.state == State.SUCCESS
+    hourly.refresh_from_db()
+    assert hourly.enabled is False
+
+
+def test_it_lets_a_listed_namespace_toggle(run_flow: Any, hourly: Trigger, settings: Any) -> None:
+    settings.PORTICO_ALLOWED_NAMESPACES = {"portico.toggles": ["portico.elsewhere"]}
+
+    execution = run_flow(OTHER_NAMESPACE_SWITCH)
+
+    assert execution.state == State.SUCCESS
+    hourly.refresh_from_db()
+    assert hourly.enabled is False
+
+
+def test_it_refuses_a_namespace_the_target_does_not_allow(
+    run_flow: Any, hourly: Trigger, settings: Any
+) -> None:
+    settings.PORTICO_ALLOWED_NAMESPACES = {"portico.toggles": ["portico.friends"]}
+
+    execution = run_flow(OTHER_NAMESPACE_SWITCH)
+
+    assert execution.state == State.FAILED
+    [run] = execution.task_runs.all()
+    assert run.error == (
+        "namespace 'portico.elsewhere' is not allowed to access flows of namespace 'portico.toggles' "
+        "(PORTICO_ALLOWED_NAMESPACES lists which namespaces may)"
+    )
+    hourly.refresh_from_db()
+    assert hourly.enabled is True
+    assert beat_enabled(hourly) is True
+
+
+def test_a_restricted_namespace_still_toggles_its_own_triggers(
+    run_flow: Any, hourly: Trigger, settings: Any
+) -> None:
+    settings.PORTICO_ALLOWED_NAMESPACES = {"portico.toggles": []}
+
+    execution = run_flow(
+        switch_flow(
+            "    type: io.kestra.plugin.core.trigger.Toggle\n    flowId: hourly\n    trigger: every-hour\n"
+        )
+    )
+
+    assert execution.state == State.SUCCESS
+    hourly.refresh_from_db()
+    assert hourly.enabled is False

@@ -252,3 +252,49 @@ def test_the_directory_timeout_ends_a_child_waiting_for_its_next_attempt(run_flo
         State.FAILED,
         "Timeout after PT1S",
     )
+
+
+def test_a_child_retried_as_a_new_execution_replaces_the_whole_execution(run_flow: Any) -> None:
+    first = run_flow("""\
+id: wd-new-execution
+namespace: tests.wd
+tasks:
+  - id: wd
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    tasks:
+      - id: fail
+        type: io.kestra.plugin.core.execution.Fail
+        errorMessage: broken
+        retry: {behavior: CREATE_NEW_EXECUTION, type: constant, interval: PT0.1S, maxAttempt: 2}
+      - id: never
+        type: io.kestra.plugin.core.debug.Return
+        format: unreachable
+    errors:
+      - id: handler
+        type: io.kestra.plugin.core.debug.Return
+        format: handled
+    finally:
+      - id: cleanup
+        type: io.kestra.plugin.core.debug.Return
+        format: cleaned
+""")
+
+    assert first.state == State.RETRIED
+    assert run_of(first, "fail").state == State.RETRIED
+    assert run_of(first, "wd").state == State.RETRIED
+    assert not TaskRun.objects.filter(execution=first, task_id__in=["never", "handler", "cleanup"]).exists()
+    deadline = time.monotonic() + 20
+    while True:
+        chain = list(Execution.objects.filter(flow_id="wd-new-execution").order_by("created"))
+        if len(chain) == 2 and chain[-1].state in (State.FAILED, State.SUCCESS):
+            break
+        assert time.monotonic() < deadline, [(e.state, e.original_id) for e in chain]
+        time.sleep(0.05)
+    second = chain[1]
+    assert second.original_id == first.pk
+    # The policy's second and last attempt: the child fails for good and the errors branch runs.
+    assert (second.state, run_of(second, "fail").state) == (State.FAILED, State.FAILED)
+    assert run_of(second, "handler").state == State.SUCCESS
+    assert run_of(second, "cleanup").state == State.SUCCESS
+    time.sleep(0.3)
+    assert Execution.objects.filter(flow_id="wd-new-execution").count() == 2

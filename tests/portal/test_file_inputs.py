@@ -3,6 +3,7 @@ as the flow run would store it, and a too-large upload sent back with a message.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +11,13 @@ import pytest
 from django import forms
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
-from orchestrator import storage
+from orchestrator import storage, storage_purge
 from portal.catalog.models import CatalogFlow
 from portal.catalog.services import sync_flows
 from portal.requests.forms import FlowRequestForm
-from portal.requests.models import ResourceRequest
+from portal.requests.models import RequestState, ResourceRequest
 
 pytestmark = pytest.mark.django_db
 
@@ -114,3 +116,24 @@ def test_it_refuses_a_file_type_the_flow_does_not_allow(
     assert response.status_code == 400
     assert "Must be a file ending in .pub, .txt." in response.content.decode()
     assert not ResourceRequest.objects.exists()
+
+
+def test_the_storage_purge_keeps_uploads_of_open_requests_only(
+    client: Any, alice: Any, plat: Any, upload_flow: CatalogFlow, settings: Any
+) -> None:
+    settings.PORTICO_STORAGE_RETENTION_DAYS = 30
+    client.force_login(alice)
+    client.post(
+        reverse("requests:new", args=["portico.tests", "upload"]),
+        {"name": "web", "keys": SimpleUploadedFile("k.pub", b"ssh-ed25519 AAAA"), "cost_center": plat.pk},
+    )
+    request = ResourceRequest.objects.get()
+    uri = request.inputs["keys"]
+    later = timezone.now() + timedelta(days=31)
+
+    assert storage_purge.purge(now=later) == storage_purge.PurgeResult()
+    assert storage.exists(uri)
+
+    ResourceRequest.objects.filter(pk=request.pk).update(state=RequestState.REJECTED)
+    assert storage_purge.purge(now=later) == storage_purge.PurgeResult(uploads=1)
+    assert not storage.exists(uri)

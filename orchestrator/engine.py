@@ -446,7 +446,16 @@ class _Walker:
         )
         self.runs[key] = run
         _send(run, None, S.CREATED.value)
-        if not flowable:
+        if flowable:
+            return run
+        claim = handoff.reserve()
+        claimed = claim is not None and transition(
+            run, S.RUNNING, known=True, attempts=bump, heartbeat=timezone.now(), **claim
+        )
+        if claimed:
+            # This worker runs it next: claimed here, in the transaction that creates it (handoff.py).
+            transaction.on_commit(lambda: handoff.taken(run), robust=True)
+        else:
             run_id = str(run.pk)
             transaction.on_commit(lambda: _dispatch(run_id), robust=True)
         return run

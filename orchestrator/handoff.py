@@ -7,9 +7,14 @@ the cost of a step (``bench/engine_overhead.py``). So while a worker executes a 
 ``PORTICO_HANDOFF_SECONDS`` per delivery; every other run is dispatched through the broker as usual,
 so Parallel branches still spread over all workers and a long flow cannot hold a worker forever.
 
-Nothing is lost if the worker dies holding a hand-off: the run is already committed as CREATED, and
-the reconciler re-dispatches created runs that nobody claimed (``engine.redispatch_stale``). The
-claim is the same compare-and-set as for a broker delivery, so a run is still executed only once.
+The engine claims such a run for this worker in the same transaction that creates it (``reserve``), so
+a handed-off step also skips the claim's own transaction. Runs offered after commit (``offer``, e.g. by
+a retry or a reopened concurrency slot) are claimed as usual when their turn comes.
+
+Nothing is lost if the worker dies holding a hand-off: a run claimed for it is RUNNING with this
+worker's heartbeat, which stops, so the reconciler re-queues it after the lease, as for any run whose
+worker vanished; an offered run is still CREATED and the reconciler re-dispatches it. Every claim is the
+same compare-and-set, so a run is still executed only once.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from django.conf import settings
 
@@ -28,30 +34,68 @@ def budget() -> float:
     return float(getattr(settings, "PORTICO_HANDOFF_SECONDS", 1.0))
 
 
+def _free() -> bool:
+    """Inside a delivery, with nothing taken for the next step yet and budget left."""
+    pending: list[Any] | None = getattr(_local, "pending", None)
+    return (
+        pending is not None
+        and not pending
+        and not getattr(_local, "reserved", False)
+        and time.monotonic() <= getattr(_local, "deadline", 0.0)
+    )
+
+
 def offer(taskrun_id: str) -> bool:
     """Called when a run is ready to dispatch: True when this thread's worker will run it next."""
-    pending: list[str] | None = getattr(_local, "pending", None)
-    if pending is None or pending or time.monotonic() > getattr(_local, "deadline", 0.0):
+    if not _free():
         return False
-    pending.append(taskrun_id)
+    _local.pending.append(taskrun_id)
     return True
 
 
-def runs(first: str) -> Iterator[str]:
-    """The runs one delivery executes: ``first``, then each run handed off while executing the last."""
+def reserve() -> dict[str, Any] | None:
+    """Called inside the transaction that creates a run: the claim fields if this worker will run it.
+
+    The engine then claims the run in that same transaction (``engine._Walker._create``), which saves
+    the claim its own transaction; ``taken(run)`` on commit queues it here. If the transaction rolls
+    back there is nothing to run, and the reservation ends with the step.
+    """
+    if not _free():
+        return None
+    _local.reserved = True
+    return dict(_local.claim)
+
+
+def taken(run: Any) -> None:
+    """On commit of the transaction that created and claimed ``run`` for this worker."""
+    if getattr(_local, "pending", None) is not None:
+        _local.pending.append(run)
+
+
+def runs(first: str, claim: dict[str, Any] | None = None) -> Iterator[Any]:
+    """The runs one delivery executes: ``first``, then each run handed off while executing the last.
+
+    Items are task run ids (to claim) or task runs this worker already claimed (``reserve``).
+    ``claim``: the worker fields a claim records (delivery id, worker name).
+    """
     if budget() <= 0 or getattr(_local, "pending", None) is not None:
         yield first  # hand-off is off, or already collecting for an outer delivery in this thread
         return
     _local.pending = []
+    _local.reserved = False
+    _local.claim = claim or {}
     _local.deadline = time.monotonic() + budget()
     try:
         yield first
         while _local.pending:
+            _local.reserved = False
             yield _local.pending.pop()
     finally:
-        leftover, _local.pending = _local.pending, None
-        for taskrun_id in leftover:  # the consumer stopped early (an exception): use the broker
-            _send(taskrun_id)
+        leftover, _local.pending, _local.reserved = _local.pending, None, False
+        for item in leftover:  # the consumer stopped early (an exception): use the broker
+            if isinstance(item, str):
+                _send(item)
+            # A run claimed for this worker stays RUNNING without a heartbeat: the reconciler re-queues it.
 
 
 def _send(taskrun_id: str) -> None:

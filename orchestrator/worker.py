@@ -66,8 +66,11 @@ _KILL_POLL_SECONDS = 0.25
 @shared_task(name="orchestrator.run_task")
 def run_task(taskrun_id: str) -> None:
     """Claim one task run, execute it and hand back to the engine; then any run handed off to us."""
-    for run_id in handoff.runs(taskrun_id):
-        execute(run_id)
+    for item in handoff.runs(taskrun_id, claim=_claim_fields()):
+        if isinstance(item, TaskRun):
+            run_claimed(item)  # claimed for us in the transaction that created it
+        else:
+            execute(item)
 
 
 @shared_task(name="orchestrator.redispatch_stale")
@@ -76,12 +79,17 @@ def redispatch_stale(older_than_seconds: float = 60.0) -> int:
     return engine.redispatch_stale(older_than=timedelta(seconds=older_than_seconds))
 
 
+def _claim_fields() -> dict[str, Any]:
+    """What a claim records: the Celery task id lets a kill revoke (terminate) this delivery, and the
+    worker name says who holds the run (the reconciler re-queues it once its heartbeat stops)."""
+    delivery = current_task.request.id if current_task and current_task.request.id else ""
+    hostname = current_task.request.hostname if current_task and current_task.request.id else None
+    return {"worker_task_id": delivery or "", "worker": heartbeat.worker_name(hostname)}
+
+
 def claim(taskrun_id: str) -> TaskRun | None:
     """CREATED/QUEUED → RUNNING as a compare-and-set; None when another delivery got there first."""
-    # The Celery task id lets a kill revoke (terminate) this delivery.
-    delivery = current_task.request.id if current_task and current_task.request.id else ""
-    # Who holds the run and since when: the reconciler re-queues it once the heartbeat stops.
-    hostname = current_task.request.hostname if current_task and current_task.request.id else None
+    fields = _claim_fields()
     with transaction.atomic():
         run = (
             TaskRun.objects.select_for_update(of=("self",))
@@ -92,14 +100,9 @@ def claim(taskrun_id: str) -> TaskRun | None:
         )
         if run is None or run.state not in (State.CREATED, State.QUEUED):
             return None
+        # known: just read under the lock
         claimed = engine.transition(
-            run,
-            State.RUNNING,
-            known=True,  # just read under the lock
-            attempts=engine.bump,
-            worker_task_id=delivery or "",
-            worker=heartbeat.worker_name(hostname),
-            heartbeat=timezone.now(),
+            run, State.RUNNING, known=True, attempts=engine.bump, heartbeat=timezone.now(), **fields
         )
     return run if claimed else None
 
@@ -110,6 +113,12 @@ def execute(taskrun_id: str) -> bool:
     if run is None:
         logger.info("task run %s already claimed or finished; ignoring the message", taskrun_id)
         return False
+    run_claimed(run)
+    return True
+
+
+def run_claimed(run: TaskRun) -> None:
+    """Execute a run this worker holds (RUNNING, its attempt counted) and hand back to the engine."""
     execution = run.execution
     flow = engine.flow_for(execution)
     secrets = engine.secret_values(execution, flow)
@@ -133,7 +142,6 @@ def execute(taskrun_id: str) -> bool:
         engine.task_failed(run, f"{type(exc).__name__}: {exc}", secrets, attempt=attempt)
     else:
         engine.task_succeeded(run, outputs, attempt=attempt)
-    return True
 
 
 _CONTEXT_FIELDS = ("id", "execution_id", "task_id", "parent_id", "value", "state", "outputs")

@@ -142,3 +142,19 @@ def run_flow(celery_worker: Any) -> Callable[..., Any]:
         return wait_for(execution, timeout)
 
     return run
+
+
+@pytest.fixture
+def unconsumed_queue(redis_url: str) -> Iterator[str]:
+    """Send this test's Celery messages to a queue no worker reads, so the test runs the steps itself
+    without racing the session's worker thread."""
+    name = f"unconsumed-{uuid.uuid4().hex[:8]}"
+    previous = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = name
+    try:
+        yield name
+    finally:
+        celery_app.conf.task_default_queue = previous
+        client = redis.Redis.from_url(redis_url.replace("redis+socket://", "unix://"))
+        client.delete(name)
+        client.close()

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from orchestrator import engine, spec, worker
+from orchestrator import engine, handoff, spec, worker
 from orchestrator.models import State, TaskRun
 
 LENGTH = 40
@@ -25,7 +25,7 @@ def _flow(reads_outputs_at: int | None = None) -> spec.Flow:
 
 
 def _queries_per_step(flow: spec.Flow) -> list[int]:
-    """Run every step in this thread (no worker: the broker messages are never consumed)."""
+    """Run every step in this thread, one ``execute`` each (as if every step came from the broker)."""
     execution = engine.start_execution(flow, {})
     counts = []
     for _ in range(LENGTH):
@@ -40,7 +40,7 @@ def _queries_per_step(flow: spec.Flow) -> list[int]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_step_late_in_a_long_flow_costs_the_same_queries_as_an_early_one() -> None:
+def test_a_step_late_in_a_long_flow_costs_the_same_queries_as_an_early_one(unconsumed_queue: str) -> None:
     counts = _queries_per_step(_flow())
 
     assert counts[2] == counts[LENGTH - 2]
@@ -48,10 +48,39 @@ def test_a_step_late_in_a_long_flow_costs_the_same_queries_as_an_early_one() -> 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_step_loads_the_other_runs_only_when_its_templates_read_them(settings: Any) -> None:
+def test_a_step_loads_the_other_runs_only_when_its_templates_read_them(
+    settings: Any, unconsumed_queue: str
+) -> None:
     settings.PORTICO_HANDOFF_SECONDS = 0
     plain = _queries_per_step(_flow())
     reading = _queries_per_step(_flow(reads_outputs_at=20))
 
     assert reading[20] == plain[20] + 1
     assert reading[19] == plain[19] and reading[21] == plain[21]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_handed_off_step_is_claimed_where_it_is_created(settings: Any, unconsumed_queue: str) -> None:
+    """Inside a delivery the next run is claimed in the transaction that creates it: no claim of its own."""
+    settings.PORTICO_HANDOFF_SECONDS = 60
+    execution = engine.start_execution(_flow(), {})
+    first = TaskRun.objects.get(execution=execution, state=State.CREATED)
+    statements: list[int] = []
+    for item in handoff.runs(str(first.pk), claim={"worker_task_id": "delivery-1", "worker": "w/1"}):
+        with CaptureQueriesContext(connection) as captured:
+            if isinstance(item, TaskRun):
+                worker.run_claimed(item)
+            else:
+                assert worker.execute(item)
+        sql = [q["sql"] for q in captured.captured_queries]
+        statements.append(sum(1 for text in sql if not _TRANSACTION.match(text)))
+
+    execution.refresh_from_db()
+    assert execution.state == State.SUCCESS and len(statements) == LENGTH  # all in this one delivery
+    # The first step: its own claim (2) + finish (1) + walk (2) + the next run created (1) and claimed (1).
+    # A handed-off step has no claim of its own: 2 statements and a transaction fewer.
+    assert statements[0] == 7 and statements[LENGTH // 2] == 5
+    runs = TaskRun.objects.filter(execution=execution)
+    handed_off = {(r.attempts, r.worker_task_id, r.worker) for r in runs if r.pk != first.pk}
+    assert handed_off == {(1, "delivery-1", "w/1")}  # claimed with this delivery's fields, once each
+    assert all([h["state"] for h in r.history] == ["CREATED", "RUNNING", "SUCCESS"] for r in runs)

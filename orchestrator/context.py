@@ -112,20 +112,7 @@ def reads_runs(task: TaskSpec) -> bool:
     A worker only loads the execution's task runs when this says so: loading them on every hop made a
     long flow's hops grow with its length.
     """
-    return any(_RUN_NAMES.search(text) for text in _template_strings((task.props, task.common)))
-
-
-def _template_strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        if templating.has_template(value):
-            yield value
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _template_strings(key)
-            yield from _template_strings(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _template_strings(item)
+    return any(_RUN_NAMES.search(text) for text in templating.template_strings((task.props, task.common)))
 
 
 def build(

@@ -123,6 +123,13 @@ def bump(current: int) -> int:
     return current + 1
 
 
+def claim_for(run: TaskRun, holder: dict[str, Any]) -> bool:
+    """CREATED/QUEUED → RUNNING for the worker ``holder`` names (``worker_task_id``, ``worker``): one more
+    attempt and a fresh heartbeat. ``run`` must be current: read under lock, or created in this
+    transaction (a hand-off). A broker delivery and a hand-off claim through this one call."""
+    return transition(run, S.RUNNING, known=True, attempts=bump, heartbeat=timezone.now(), **holder)
+
+
 def _send(obj: Execution | TaskRun, old: str | None, new: str) -> None:
     if isinstance(obj, Execution):
         execution_state_changed.send(sender=Execution, execution=obj, old=old, new=new)
@@ -449,10 +456,7 @@ class _Walker:
         if flowable:
             return run
         claim = handoff.reserve()
-        claimed = claim is not None and transition(
-            run, S.RUNNING, known=True, attempts=bump, heartbeat=timezone.now(), **claim
-        )
-        if claimed:
+        if claim is not None and claim_for(run, claim):
             # This worker runs it next: claimed here, in the transaction that creates it (handoff.py).
             transaction.on_commit(lambda: handoff.taken(run), robust=True)
         else:

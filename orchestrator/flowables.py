@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .models import State, TaskRun
 from .plugins.core import is_truthy
-from .spec import TaskSpec
+from .spec import TaskSpec, flag_set
 
 if TYPE_CHECKING:
     from .engine import _Walker as Walker
@@ -31,8 +31,7 @@ class FlowableFailed(Exception):
 
 
 def flag(task: TaskSpec, key: str) -> bool:
-    value = task.common.get(key, False)
-    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+    return flag_set(task.common.get(key, False))
 
 
 def counts_as(task: TaskSpec | None, state: State) -> State:

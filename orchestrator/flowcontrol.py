@@ -310,7 +310,7 @@ def handle_waitfor(walker: Any, parent: TaskRun | None, task: spec.TaskSpec, run
             continue
         if again and reached:
             engine.log(walker.execution, run, "WARN", "WaitFor: maximum iterations or duration reached")
-            if str(task.props.get("failOnMaxReached", False)).lower() == "true":
+            if spec.flag_set(task.props.get("failOnMaxReached")):
                 return _fail(walker, run, "WaitFor reached its maximum iterations or duration")
         engine.transition(run, outcome, wake_at=None)
         return outcome

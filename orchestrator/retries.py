@@ -43,7 +43,7 @@ from django.utils import timezone
 from . import failures
 from .durations import format_duration, parse_duration
 from .models import TERMINAL, Execution, State, TaskRun
-from .spec import Flow, TaskSpec
+from .spec import Flow, TaskSpec, flag_set
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class RetryPolicy:
             delay_factor=float(factor) if factor is not None else None,
             max_attempt=int(raw["maxAttempt"]) if raw.get("maxAttempt") is not None else None,
             max_duration=duration("maxDuration"),
-            warning_on_retry=warning is True or str(warning).strip().lower() == "true",
+            warning_on_retry=flag_set(warning),
             behavior=str(raw.get("behavior") or RETRY_FAILED_TASK),
         )
 
@@ -256,13 +256,9 @@ def success_state(flow: Flow, taskrun: TaskRun) -> State:
     task = flow.find_task(taskrun.task_id)
     if state == S.SUCCESS and task is not None and working_directory.is_working_directory(task):
         state = working_directory.children_outcome(flow, taskrun)  # a WARNING child warns the directory
-    if state == S.WARNING and task is not None and _truthy(task.common.get("allowWarning")):
+    if state == S.WARNING and task is not None and flag_set(task.common.get("allowWarning")):
         state = S.SUCCESS
     return state
-
-
-def _truthy(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
 # --- hooks run by the engine ---------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from . import registry
 from .durations import parse_duration
 from .kestra_names import is_known_unsupported
 from .spec_inputs import INPUT_ID, InputParser, InputSpec
-from .templating import has_template
+from .templating import has_template, template_strings
 from .yamlsource import item_line, key_line, load, plain, type_name, value_line
 
 FLOW_ID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]*")
@@ -335,7 +335,7 @@ class _Parser(InputParser):
         if not patterns:
             return
         for task in tasks:
-            texts = list(_strings({**task.props, **task.common}))
+            texts = list(template_strings({**task.props, **task.common}, keys=False))
             for reference, pattern in patterns:
                 if any(pattern.search(text) for text in texts):
                     root, key = reference.split(".", 1)
@@ -555,15 +555,14 @@ class _Parser(InputParser):
         for key, value in item.items():
             if key in skip:
                 continue
-            for text in _strings(value):
-                if has_template(text):
-                    try:
-                        compile_template(text)
-                    except TemplateError as exc:
-                        self.ctx.warn(
-                            value_line(item, key), f"{path}.{key}", f"{exc} (the task fails when it runs)"
-                        )
-                        break
+            for text in template_strings(value, keys=False):
+                try:
+                    compile_template(text)
+                except TemplateError as exc:
+                    self.ctx.warn(
+                        value_line(item, key), f"{path}.{key}", f"{exc} (the task fails when it runs)"
+                    )
+                    break
 
     def _resolve_type(self, item: dict, path: str, *, kind: str) -> registry.TaskType | None:
         type_name = item.get("type")
@@ -775,15 +774,10 @@ def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
     return None
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
+def flag_set(value: Any) -> bool:
+    """A boolean property as a flow writes it (``disabled``, ``allowWarning``, ``wait``, ...): YAML
+    ``true`` or the string ``"true"`` in any case. Anything else, templates included, is false."""
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
 def canonical_input_type(name: Any) -> str | None:

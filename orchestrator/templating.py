@@ -8,7 +8,7 @@ not defined is an error, never an empty string: a typo must not silently run a f
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
@@ -152,6 +152,22 @@ def render(value: Any, context: Mapping[str, Any]) -> Any:
 def has_template(text: Any) -> bool:
     """True when ``text`` is a string holding an expression, a statement or a comment."""
     return isinstance(text, str) and ("{{" in text or "{%" in text or "{#" in text)
+
+
+def template_strings(value: Any, *, keys: bool = True) -> Iterator[str]:
+    """Every string holding a template inside ``value`` (dicts, lists, tuples), map keys too unless
+    ``keys=False``: ``render`` renders keys as well."""
+    if isinstance(value, str):
+        if has_template(value):
+            yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if keys:
+                yield from template_strings(key)
+            yield from template_strings(item, keys=keys)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from template_strings(item, keys=keys)
 
 
 def _render_key(key: Any, context: Mapping[str, Any]) -> Any:

@@ -32,7 +32,7 @@ from . import inputs as flow_inputs
 from .models import TERMINAL, Execution, State, Trigger
 from .plugins.triggers import cron_fields
 from .signals import execution_state_changed
-from .spec import Flow, parse_flow
+from .spec import Flow, flag_set, parse_flow
 
 logger = logging.getLogger(__name__)
 
@@ -137,11 +137,7 @@ def sync_directory(directory: Any = None) -> SyncReport:
 
 
 def is_active(row: Trigger) -> bool:
-    return row.enabled and not _flag(row.props.get("disabled")) and not problems(row.props)
-
-
-def _flag(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+    return row.enabled and not flag_set(row.props.get("disabled")) and not problems(row.props)
 
 
 def set_enabled(row: Trigger, enabled: bool) -> None:
@@ -304,8 +300,8 @@ def webhook_reply(execution: Execution) -> WebhookReply:
     ).first()
     if row is None:
         return WebhookReply()
-    wait = _flag(row.props.get("wait"))
-    return WebhookReply(wait=wait, return_outputs=wait and _flag(row.props.get("returnOutputs")))
+    wait = flag_set(row.props.get("wait"))
+    return WebhookReply(wait=wait, return_outputs=wait and flag_set(row.props.get("returnOutputs")))
 
 
 def webhook_wait_seconds() -> float:

@@ -14,7 +14,6 @@ from typing import Any
 
 from celery import current_task, shared_task
 from django.db import transaction
-from django.utils import timezone
 from pydantic import BaseModel
 
 from . import context as template_context
@@ -100,10 +99,7 @@ def claim(taskrun_id: str) -> TaskRun | None:
         )
         if run is None or run.state not in (State.CREATED, State.QUEUED):
             return None
-        # known: just read under the lock
-        claimed = engine.transition(
-            run, State.RUNNING, known=True, attempts=engine.bump, heartbeat=timezone.now(), **fields
-        )
+        claimed = engine.claim_for(run, fields)  # read just above, under the lock
     return run if claimed else None
 
 

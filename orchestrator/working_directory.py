@@ -115,7 +115,7 @@ class _Runner:
     def sequence(self, tasks: list[TaskSpec]) -> State:
         result = S.SUCCESS
         for task in tasks:
-            if str(task.common.get("disabled", "")).lower() == "true":
+            if flowables.flag(task, "disabled"):
                 continue
             self.check_still_running()
             ended = self.child(task)

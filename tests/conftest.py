@@ -23,6 +23,15 @@ _LOCAL_REDIS = "redis://127.0.0.1:6379/15"
 QUEUE = f"portico-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
+def _drop_queue(broker_url: str, queue: str) -> None:
+    """Delete the messages a test run left in ``queue`` (the broker URL as Celery spells it)."""
+    client = redis.Redis.from_url(broker_url.replace("redis+socket://", "unix://"))
+    try:
+        client.delete(queue)
+    finally:
+        client.close()
+
+
 def _answers(url: str) -> bool:
     client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
     try:
@@ -89,9 +98,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
     finally:
         reset_broker_pools()
-        client = redis.Redis.from_url(url.replace("redis+socket://", "unix://"))
-        client.delete(QUEUE)
-        client.close()
+        _drop_queue(url, QUEUE)
         if server is not None:
             # A client without retries: redis-py 8 would retry the dropped connection with backoff.
             stopper = redis.Redis(unix_socket_path=server.socket_file, retry=Retry(NoBackoff(), 0))
@@ -155,6 +162,4 @@ def unconsumed_queue(redis_url: str) -> Iterator[str]:
         yield name
     finally:
         celery_app.conf.task_default_queue = previous
-        client = redis.Redis.from_url(redis_url.replace("redis+socket://", "unix://"))
-        client.delete(name)
-        client.close()
+        _drop_queue(redis_url, name)

@@ -27,9 +27,10 @@ test-postgres: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 compat: $(STAMP)
-	$(PY) -m orchestrator.compat $(SHARED)/kestra-flows
+	$(PY) -m tests.compat $(SHARED)/kestra-flows
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

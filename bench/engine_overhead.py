@@ -131,7 +131,7 @@ def _start_workers(concurrency: int, logfile: Path) -> subprocess.Popen:
 
 
 def _wait_ready(app: object, timeout: float = 60.0) -> None:
-    from orchestrator.localworker import consuming_workers
+    from orchestrator.worker.local_worker import consuming_workers
 
     deadline = time.monotonic() + timeout
     while not consuming_workers(app, os.environ["PORTICO_QUEUE"], timeout=1.0):
@@ -157,12 +157,13 @@ def _bare_chain(n: int) -> float:
 
 def _run_flows(texts: list[str], timeout: float = 600.0) -> float:
     """Start the flows at once; seconds until every execution is terminal (fails loudly otherwise)."""
-    from orchestrator import engine, spec
-    from orchestrator.models import TERMINAL, Execution
+    from orchestrator.executor import walker
+    from orchestrator.flowmodel import spec
+    from orchestrator.state.models import TERMINAL, Execution
 
     flows = [spec.parse_flow(t, file="bench.yml") for t in texts]
     start = time.perf_counter()
-    ids = [engine.start_execution(flow, {}).pk for flow in flows]
+    ids = [walker.start_execution(flow, {}).pk for flow in flows]
     terminal = [s.value for s in TERMINAL]
     while Execution.objects.filter(pk__in=ids).exclude(state__in=terminal).exists():
         if time.perf_counter() - start > timeout:

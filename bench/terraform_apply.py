@@ -70,7 +70,7 @@ def plugin(backend: str) -> Callable[[], None]:
     """The task type's run function (working copy, tfvars, backend file, lock, init, apply, output)."""
     from django.conf import settings
 
-    from orchestrator.plugins import terraform as tf
+    from orchestrator.plugins.terraform import tasks as tf
 
     def sample() -> None:
         settings.TERRAFORM_BACKEND = backend
@@ -85,8 +85,9 @@ def engine_path(backend: str) -> Callable[[], None]:
     """A one-task flow through engine, broker and a Celery worker (solo pool, this process)."""
     from django.conf import settings
 
-    from orchestrator import engine, inputs, spec
-    from orchestrator.models import TERMINAL, State
+    from orchestrator.executor import walker
+    from orchestrator.flowmodel import input_types, spec
+    from orchestrator.state.models import TERMINAL, State
 
     def sample() -> None:
         settings.TERRAFORM_BACKEND = backend
@@ -95,7 +96,7 @@ def engine_path(backend: str) -> Callable[[], None]:
             f"    module: sandbox-server\n    stateKey: b-{uuid.uuid4().hex[:10]}\n"
             f"    variables: {json.dumps(VARIABLES)}\n"
         )
-        execution = engine.start_execution(flow, inputs.resolve_inputs(flow, {}))
+        execution = walker.start_execution(flow, input_types.resolve_inputs(flow, {}))
         while execution.state not in TERMINAL:
             time.sleep(0.01)
             execution.refresh_from_db()
@@ -114,7 +115,7 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    from orchestrator.localworker import local_worker
+    from orchestrator.worker.local_worker import local_worker
     from portal.celery import app
 
     call_command("migrate", verbosity=0)

@@ -2,8 +2,8 @@
 
 from django.contrib import admin
 
-from . import triggers
-from .models import Execution, LogLine, TaskRun, Trigger
+from orchestrator.scheduler import triggers
+from orchestrator.state.models import Execution, LogLine, TaskRun, Trigger
 
 
 class TaskRunInline(admin.TabularInline):

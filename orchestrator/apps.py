@@ -1,3 +1,10 @@
+"""The orchestrator app: where its layers are wired together, once, when Django starts.
+
+Lower layers cannot import upper ones, so what an upper layer provides to a lower one is handed down
+here: the task types (plugins → task registry), the flowables with their own scheduling (executor →
+walker), the worker's Celery entry point (worker → executor's dispatch) and the signal receivers.
+"""
+
 from django.apps import AppConfig
 
 
@@ -6,9 +13,17 @@ class OrchestratorConfig(AppConfig):
     label = "orchestrator"
 
     def ready(self) -> None:
-        # Task types register themselves on import.
-        # Flow triggers listen to execution state changes.
-        from . import (
-            plugins,  # noqa: F401
-            triggers,  # noqa: F401
-        )
+        from orchestrator import plugins
+        from orchestrator.executor import concurrency_release, for_each_item, timeouts, waiting, walker
+        from orchestrator.executor.handoff import set_sender
+        from orchestrator.scheduler import triggers
+        from orchestrator.worker import task_runs
+
+        plugins.load()
+        for type_name, handler in (*waiting.HANDLERS.items(), *for_each_item.HANDLERS.items()):
+            walker.register_handler(type_name, handler)
+        set_sender(task_runs.run_task.delay)
+        concurrency_release.connect_receivers()
+        timeouts.connect_receivers()
+        waiting.connect_receivers()
+        triggers.connect_receivers()

@@ -8,5 +8,19 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 app = Celery("portico")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["orchestrator", "portal.notifications"], related_name="worker")
-app.autodiscover_tasks()
+# Modules that define Celery tasks. The orchestrator's live in its layers (the worker's task runs and
+# reconciler, the scheduler's beat jobs, and the executor's timers: retries, pauses, kills, timeouts).
+app.autodiscover_tasks(
+    [
+        "orchestrator.worker.task_runs",
+        "orchestrator.worker.reconciler",
+        "orchestrator.scheduler.tasks",
+        "orchestrator.executor.control",
+        "orchestrator.executor.timeouts",
+        "orchestrator.executor.retry_executions",
+        "orchestrator.executor.retries",
+        "orchestrator.executor.waiting",
+    ],
+    related_name=None,
+)
+app.autodiscover_tasks(["portal.notifications", "portal.resources"])

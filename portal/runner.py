@@ -27,6 +27,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
 
+from hcloud_fake.server import API_PREFIX, DEFAULT_TOKEN
+from orchestrator.worker import embedded_redis
+
 STOP_TIMEOUT = float(os.environ.get("PORTICO_STOP_TIMEOUT", "15"))
 READY_TIMEOUT = float(os.environ.get("PORTICO_READY_TIMEOUT", "60"))
 
@@ -97,11 +100,9 @@ def _hcloud_fake(env: dict[str, str]) -> list[tuple[str, list[str]]]:
     """Without Hetzner credentials, run the local Hetzner Cloud fake so the server flows work offline."""
     if os.environ.get("HCLOUD_TOKEN") or os.environ.get("HCLOUD_ENDPOINT"):
         return []
-    from orchestrator.hcloud_fake.server import API_PREFIX, DEFAULT_TOKEN
-
     port = os.environ.get("PORTICO_HCLOUD_FAKE_PORT", "8765")
     env.update(HCLOUD_ENDPOINT=f"http://127.0.0.1:{port}{API_PREFIX}", HCLOUD_TOKEN=DEFAULT_TOKEN)
-    return [("hcloud-fake", [sys.executable, "-m", "django", "hcloud_fake", "--port", port])]
+    return [("hcloud-fake", [sys.executable, "-m", "hcloud_fake", "--port", port])]
 
 
 def _commands(port: str, queue: str) -> list[tuple[str, list[str]]]:
@@ -148,8 +149,6 @@ def _embedded_redis(enabled: bool) -> Iterator[None]:
     if not enabled:
         yield
         return
-    from orchestrator import embedded_redis
-
     embedded_redis.ensure_running()
     try:
         yield

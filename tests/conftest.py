@@ -112,7 +112,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def _session_worker(django_db_setup: Any, django_db_blocker: Any, redis_url: str) -> Iterator[Any]:
-    from orchestrator.localworker import local_worker
+    from orchestrator.worker.local_worker import local_worker
 
     with local_worker(celery_app, QUEUE) as worker:
         yield worker
@@ -126,7 +126,7 @@ def celery_worker(transactional_db: Any, _session_worker: Any) -> Any:
 
 def wait_for(execution: Any, timeout: float = 30.0) -> Any:
     """Poll the DB until the execution is terminal or PAUSED; fail the test on timeout."""
-    from orchestrator.models import TERMINAL, State
+    from orchestrator.state.models import TERMINAL, State
 
     deadline = time.monotonic() + timeout
     while True:
@@ -141,11 +141,12 @@ def wait_for(execution: Any, timeout: float = 30.0) -> Any:
 @pytest.fixture
 def run_flow(celery_worker: Any) -> Callable[..., Any]:
     """``run_flow(yaml_text, inputs=None, timeout=30)``: parse, resolve inputs, start, wait; the Execution."""
-    from orchestrator import engine, inputs, spec
+    from orchestrator.executor import walker
+    from orchestrator.flowmodel import input_types, spec
 
     def run(text: str, raw_inputs: dict[str, Any] | None = None, *, timeout: float = 30.0) -> Any:
         flow = spec.parse_flow(text, file="test.yml")
-        execution = engine.start_execution(flow, inputs.resolve_inputs(flow, raw_inputs or {}))
+        execution = walker.start_execution(flow, input_types.resolve_inputs(flow, raw_inputs or {}))
         return wait_for(execution, timeout)
 
     return run

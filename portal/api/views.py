@@ -16,11 +16,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from orchestrator import triggers
-from orchestrator.engine import FlowDisabled
-from orchestrator.inputs import InputsInvalid
-from orchestrator.models import Execution
-from orchestrator.templating import TemplateError
+from orchestrator.executor.walker import FlowDisabled
+from orchestrator.flowmodel.input_types import InputsInvalid
+from orchestrator.flowmodel.templating import TemplateError
+from orchestrator.scheduler import triggers
+from orchestrator.state.models import Execution
 
 # Headers that carry the caller's credentials for *our* site, never useful to a flow.
 _DROPPED_HEADERS = frozenset({"cookie", "authorization", "proxy-authorization"})

@@ -1,4 +1,9 @@
-"""Approving and rejecting requests: one locked transaction per decision, at most one decision each."""
+"""Approving and rejecting requests: one locked transaction per decision, at most one decision each.
+
+The approval policy lives here too: a submitted request (``requests.signals.request_submitted``) waits
+for an approver unless its flow needs none or Portico approves it itself; and over its cost center's
+budget it needs two distinct approvers (``resources.budget`` keeps the count).
+"""
 
 from __future__ import annotations
 
@@ -8,15 +13,15 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from orchestrator import engine
-from orchestrator.inputs import mask_inputs
-from orchestrator.spec import Flow, parse_flow
+from orchestrator.executor import walker
+from orchestrator.flowmodel.input_types import mask_inputs
+from orchestrator.flowmodel.spec import Flow, parse_flow
 from portal.accounts.roles import is_approver
 from portal.audit import services as audit
 from portal.notifications.services import notify_on_commit
 from portal.requests.models import RequestState, ResourceRequest
 from portal.requests.services import REQUEST_LABEL
-from portal.resources.budget import hold_for_second_approver
+from portal.resources import budget
 
 from .models import Decision, Outcome
 
@@ -31,7 +36,7 @@ class SelfApprovalError(PermissionDenied):
 
 def _launch(request: ResourceRequest, flow: Flow) -> None:
     """Start the execution inside the caller's transaction; the engine dispatches it on commit."""
-    execution = engine.start_execution(
+    execution = walker.start_execution(
         flow,
         {**request.inputs, **request.secret_inputs},
         labels={
@@ -60,8 +65,12 @@ def _decide(request_id: int, *, acting_user: Any, comment: str, outcome: Outcome
         if request.state != RequestState.PENDING_APPROVAL:
             state = request.get_state_display().lower()
             raise DecisionError(f"request #{request.pk} is {state}, not pending approval")
-        if outcome == Outcome.APPROVED and hold_for_second_approver(request, acting_user, comment):
-            return request  # over budget: this was the first of two approvals
+        if outcome == Outcome.APPROVED:
+            counted = budget.count_approval(request, acting_user, comment)
+            if counted is budget.Approval.SAME_APPROVER:
+                raise SelfApprovalError("over budget: a second, different approver must approve")
+            if counted is budget.Approval.FIRST_OF_TWO:
+                return request  # recorded; the request stays pending for a second approver
         Decision.objects.create(request=request, approver=acting_user, outcome=outcome, comment=comment)
         request.state = RequestState.APPROVED if outcome == Outcome.APPROVED else RequestState.REJECTED
         request.decided_at = timezone.now()
@@ -97,6 +106,17 @@ def do_reject_request(request_id: int, *, acting_user: Any, comment: str = "") -
 
 approve = do_approve_request
 reject = do_reject_request
+
+
+def do_route_submitted(request: ResourceRequest, flow: Flow, *, system_approval: str | None = None) -> None:
+    """A new request waits for the approvers (who are told on commit) unless its flow needs no approval
+    or Portico approves it itself (``system_approval`` says why); then it is approved and started now."""
+    if flow.needs_approval and system_approval is None:
+        notify_on_commit("requested", request.pk)
+    elif system_approval is None:
+        do_auto_approve(request, flow)
+    else:
+        do_auto_approve(request, flow, reason=system_approval)
 
 
 def do_auto_approve(

@@ -10,16 +10,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.accounts.decorators import approver_required
-from portal.requests.selectors import display_inputs, pending_approvals
 
-from . import services
+from . import selectors, services
 
 
 @approver_required
 @require_GET
 def queue(request: HttpRequest) -> HttpResponse:
-    pending = [(r, display_inputs(r)) for r in pending_approvals()]
-    return render(request, "approvals/queue.html", {"pending": pending})
+    return render(request, "approvals/queue.html", {"pending": selectors.queue()})
 
 
 @approver_required

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from orchestrator.flowmodel.spec import Flow, parse_flow
+
 
 class CatalogFlow(models.Model):
     """A flow file as last synced; ``source`` is what a new request snapshots and executes."""
@@ -42,7 +44,6 @@ class CatalogFlow(models.Model):
     def needs_approval(self) -> bool:
         return str(self.labels.get("portico.approval", "")).lower() != "none"
 
-    def parse(self):  # noqa: ANN201 - orchestrator.spec.Flow
-        from orchestrator.spec import parse_flow
+    def parse(self) -> Flow:
 
         return parse_flow(self.source, self.file)

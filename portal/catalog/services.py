@@ -8,8 +8,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from orchestrator.spec import Flow, FlowValidationError, load_flow, parse_flow
-from orchestrator.triggers import sync_triggers
+from orchestrator.flowmodel.spec import Flow, FlowValidationError, load_flow, parse_flow
+from orchestrator.scheduler.triggers import sync_triggers
 
 from .models import CatalogFlow
 

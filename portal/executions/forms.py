@@ -6,9 +6,9 @@ from typing import Any
 
 from django import forms
 
-from orchestrator.flowcontrol import on_resume_specs, resolve_on_resume
-from orchestrator.inputs import InputsInvalid
-from orchestrator.spec import Flow, FlowValidationError
+from orchestrator.executor.waiting import on_resume_specs, resolve_on_resume
+from orchestrator.flowmodel.input_types import InputsInvalid
+from orchestrator.flowmodel.spec import Flow, FlowValidationError
 from portal.requests.forms import add_input_errors, input_field, raw_values
 
 

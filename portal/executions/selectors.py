@@ -1,7 +1,7 @@
 """What the execution page shows: who may see an execution, its task tree and timeline, logs and outputs.
 
-Everything displayed passes through ``orchestrator.masking.mask`` with the execution's secret values:
-log lines are stored masked already, but task outputs are not (a task may echo an input).
+Everything displayed passes through ``orchestrator.flowmodel.masking.mask`` with the execution's secret
+values: log lines are stored masked already, but task outputs are not (a task may echo an input).
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from orchestrator import engine, masking, registry
-from orchestrator.inputs import mask_inputs
-from orchestrator.models import Execution, LogLine, TaskRun
-from orchestrator.retries import attempts as attempt_history
-from orchestrator.spec import Flow, FlowValidationError
-from portal.accounts.roles import is_approver
+from orchestrator.executor.retries import attempts as attempt_history
+from orchestrator.flowmodel import masking, task_api
+from orchestrator.flowmodel.input_types import mask_inputs
+from orchestrator.flowmodel.spec import Flow, FlowValidationError
+from orchestrator.state import flow_snapshots, logs
+from orchestrator.state.models import Execution, LogLine, TaskRun
+from portal.accounts import visibility
 from portal.requests.models import ResourceRequest
 from portal.requests.services import REQUEST_LABEL
 
@@ -29,11 +30,6 @@ _LEVEL_ALIASES = {"WARNING": "WARN", "CRITICAL": "ERROR", "FATAL": "ERROR"}
 MAX_LOG_LINES = 500
 _MAX_PARENT_HOPS = 10
 _MIN_BAR_PERCENT = 0.6
-
-
-def is_operator(user: Any) -> bool:
-    """Approvers and superusers operate executions (restart, replay, resume, kill any)."""
-    return bool(user and user.is_authenticated and (user.is_superuser or is_approver(user)))
 
 
 def request_for(execution: Execution) -> ResourceRequest | None:
@@ -53,19 +49,17 @@ def request_for(execution: Execution) -> ResourceRequest | None:
     return None
 
 
-def can_view(user: Any, request: ResourceRequest | None) -> bool:
-    if is_operator(user):
-        return True
-    return request is not None and request.requester_id == getattr(user, "pk", None)
-
-
 def get_visible_execution(user: Any, pk: Any) -> tuple[Execution, ResourceRequest | None]:
-    """404 (not 403) when the user may not see it: its existence is not theirs to know."""
+    """404 (not 403) when the user may not see it: its existence is not theirs to know.
+
+    An execution is its request's requester's (``accounts.visibility``); one no request started (a
+    schedule, a webhook, the command line) is nobody's, so only overseers see it.
+    """
     execution = Execution.objects.select_related("parent", "original").filter(pk=pk).first()
     if execution is None:
         raise Http404("no such execution")
     request = request_for(execution)
-    if not can_view(user, request):
+    if not visibility.may_see(user, request.requester_id if request is not None else None):
         raise Http404("no such execution")
     return execution, request
 
@@ -95,13 +89,13 @@ def started_by(execution: Execution) -> str:
 
 def flow_of(execution: Execution) -> Flow | None:
     try:
-        return engine.flow_for(execution)
+        return flow_snapshots.flow_for(execution)
     except FlowValidationError:  # a snapshot that no longer parses can still be looked at
         return None
 
 
 def secrets_of(execution: Execution, flow: Flow | None) -> list[str]:
-    return engine.secret_values(execution, flow) if flow is not None else []
+    return logs.secret_values(execution, flow) if flow is not None else []
 
 
 def mask_value(value: Any, secrets: list[str]) -> Any:
@@ -249,7 +243,7 @@ def task_rows(
 
     def add_run(run: TaskRun, depth: int) -> None:
         task = flow.find_task(run.task_id) if flow is not None else None
-        task_type = registry.lookup(task.type) if task is not None else None
+        task_type = task_api.lookup(task.type) if task is not None else None
         flowable = bool(task_type and task_type.flowable)
         history = [] if flowable else attempt_history(run)  # a flowable's RUNNING entries are not attempts
         rows.append(

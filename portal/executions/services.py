@@ -1,6 +1,7 @@
-"""Operator actions on an execution, permission-checked and audited; the work is ``orchestrator.control``'s.
+"""Operator actions on an execution, permission-checked and audited.
 
-Who may do what (the page shows only these buttons, and every POST checks again):
+The work is ``orchestrator.executor.control``'s. Who may do what (the page shows only these buttons, and
+every POST checks again); operators are those who see every execution (``accounts.visibility``):
 
 - **kill**: approvers and superusers, on any unfinished execution; the requester too, on the execution of
   their own request (stopping what you asked for needs nobody's approval).
@@ -18,12 +19,13 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
-from orchestrator import control
-from orchestrator.models import Execution, State
+from orchestrator.executor import control
+from orchestrator.state.models import Execution, State
+from portal.accounts.visibility import sees_everything
 from portal.audit import services as audit
 from portal.requests.models import ResourceRequest
 
-from .selectors import is_operator, request_for
+from .selectors import request_for
 
 RESTARTABLE = frozenset({State.FAILED, State.KILLED, State.WARNING})
 
@@ -44,7 +46,7 @@ def permitted(user: Any, request: ResourceRequest | None) -> Allowed:
     """What ``user``'s role allows on an execution started by ``request`` (None: no request), in any state."""
     if not (user and user.is_authenticated):
         return Allowed()
-    operator = is_operator(user)
+    operator = sees_everything(user)
     owner = request is not None and request.requester_id == user.pk
     return Allowed(kill=operator or owner, resume=operator and not owner, restart=operator, replay=operator)
 
@@ -63,7 +65,7 @@ def allowed_actions(user: Any, execution: Execution, request: ResourceRequest | 
 
 def _check(user: Any, execution_id: Any, action: str) -> tuple[Execution, ResourceRequest | None]:
     """PermissionDenied unless the role allows ``action``; a state that no longer fits (someone else was
-    quicker) is not an error: ``orchestrator.control`` then changes nothing and returns False."""
+    quicker) is not an error: ``orchestrator.executor.control`` then changes nothing and returns False."""
     execution = Execution.objects.filter(pk=execution_id).first()
     if execution is None:
         raise control.ControlError(f"execution '{execution_id}' not found")
@@ -97,7 +99,7 @@ def kill(execution_id: Any, *, acting_user: Any) -> bool:
 
 
 def resume(execution_id: Any, *, acting_user: Any, inputs: dict[str, Any] | None = None) -> bool:
-    """Raises ``orchestrator.inputs.InputsInvalid`` for bad ``onResume`` values (nothing changes)."""
+    """Raises ``input_types.InputsInvalid`` for bad ``onResume`` values (nothing changes)."""
     with transaction.atomic():
         execution, request = _check(acting_user, execution_id, "resume")
         changed = control.resume(execution.pk, inputs=inputs or {}, acting_user=acting_user)

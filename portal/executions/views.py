@@ -11,9 +11,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from orchestrator.control import ControlError
-from orchestrator.inputs import InputsInvalid
-from orchestrator.models import State
+from orchestrator.executor.control import ControlError
+from orchestrator.flowmodel.input_types import InputsInvalid
+from orchestrator.state.models import State
+from portal.accounts.visibility import sees_everything
 
 from . import selectors, services
 from .forms import ResumeForm
@@ -54,7 +55,7 @@ def _context(
 @require_GET
 def execution_list(request: HttpRequest) -> HttpResponse:
     """Every execution, for operators: also those no request started (schedules, webhooks, flow triggers)."""
-    if not selectors.is_operator(request.user):
+    if not sees_everything(request.user):
         raise PermissionDenied
     state = request.GET.get("state", "")
     state = state if state in State.values else ""

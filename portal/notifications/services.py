@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
@@ -14,6 +15,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from portal.accounts.roles import APPROVE_PERMISSION
+from portal.requests.models import ResourceRequest
 
 EVENTS = ("requested", "decided", "finished")
 
@@ -30,13 +32,13 @@ def approver_emails(exclude_user_id: int | None = None) -> list[str]:
     return sorted(set(users.values_list("email", flat=True)))
 
 
-def recipients(event: str, request) -> list[str]:  # noqa: ANN001 - ResourceRequest
+def recipients(event: str, request: ResourceRequest) -> list[str]:
     if event == "requested":
         return approver_emails(exclude_user_id=request.requester_id)
     return [request.requester.email] if request.requester.email else []
 
 
-def render_email(event: str, request) -> tuple[str, str]:  # noqa: ANN001 - ResourceRequest
+def render_email(event: str, request: ResourceRequest) -> tuple[str, str]:
     """Render ``templates/email/<event>_subject.txt`` and ``<event>.txt``; secrets never reach them."""
     decision = getattr(request, "decision", None)  # reverse one-to-one: absent → None
     context = {
@@ -53,8 +55,6 @@ def render_email(event: str, request) -> tuple[str, str]:  # noqa: ANN001 - Reso
 
 def send_request_email(event: str, request_id: int) -> int:
     """Send one event's email; returns how many messages went out (0 when nobody is to be told)."""
-    from portal.requests.models import ResourceRequest
-
     if event not in EVENTS:
         raise ValueError(f"unknown notification event {event!r}")
     request = (
@@ -71,8 +71,10 @@ def send_request_email(event: str, request_id: int) -> int:
     return send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, to)
 
 
+# The Celery task that sends it (``tasks.py``), enqueued by name: tasks import services, not back.
+SEND_REQUEST_EMAIL = "portal.notifications.send_request_email"
+
+
 def notify_on_commit(event: str, request_id: int) -> None:
     """Queue the email once the transaction commits (a rolled-back request sends nothing)."""
-    from .tasks import send_request_email_task
-
-    transaction.on_commit(partial(send_request_email_task.delay, event, request_id))
+    transaction.on_commit(partial(current_app.send_task, SEND_REQUEST_EMAIL, args=(event, request_id)))

@@ -5,6 +5,6 @@ from celery import shared_task
 from . import services
 
 
-@shared_task(name="portal.notifications.send_request_email", acks_late=True)
+@shared_task(name=services.SEND_REQUEST_EMAIL, acks_late=True)
 def send_request_email_task(event: str, request_id: int) -> int:
     return services.send_request_email(event, request_id)

@@ -1,7 +1,7 @@
 """The request form, generated from a flow's declared inputs.
 
 Fields only collect raw text (one widget per input type); whether a value is acceptable is decided by
-``orchestrator.inputs`` alone, so the form, the CLI and the API can never disagree on a rule.
+``orchestrator.flowmodel.input_types`` alone, so the form, the CLI and the API can never disagree on a rule.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 
-from orchestrator.inputs import FileUpload, InputsInvalid, resolve_inputs
-from orchestrator.inputs import choices as input_choices
-from orchestrator.options import OptionsUnavailable
-from orchestrator.spec import Flow, InputSpec
+from orchestrator.flowmodel.input_options import OptionsUnavailable
+from orchestrator.flowmodel.input_types import FileUpload, InputsInvalid, resolve_inputs
+from orchestrator.flowmodel.input_types import choices as input_choices
+from orchestrator.flowmodel.spec import Flow, InputSpec
 from portal.accounts.models import CostCenter
 
 COST_CENTER_FIELD = "cost_center"
@@ -46,7 +46,8 @@ class RawInputField(forms.Field):
 
 def _choices(spec: InputSpec) -> list[tuple[str, str]]:
     """Static ``values`` or a ``portico.options`` provider's list; unavailable options leave the list
-    empty and the submitted value is then refused by ``orchestrator.inputs`` with the reason."""
+    empty and the submitted value is then refused by ``orchestrator.flowmodel.input_types`` with the
+    reason."""
     try:
         return input_choices(spec)
     except OptionsUnavailable:
@@ -140,7 +141,7 @@ def _from_local_input(text: str) -> str:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        return text  # let orchestrator.inputs word the error
+        return text  # let orchestrator.flowmodel.input_types word the error
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed)
     return parsed.isoformat()
@@ -158,15 +159,15 @@ def input_field(spec: InputSpec) -> RawInputField:
 
 
 def _upload(value: UploadedFile) -> FileUpload:
-    """An uploaded file as ``orchestrator.inputs`` checks it. Reading stops one byte past the limit:
-    enough for the size rule (in ``orchestrator.inputs``) to refuse it without loading all of it."""
+    """An uploaded file as ``orchestrator.flowmodel.input_types`` checks it. Reading stops one byte past
+    the limit: enough for the size rule (in ``input_types``) to refuse it without loading all of it."""
     value.seek(0)  # the form checks the upload, then the service stores it: both read it whole
     data = value.read(settings.PORTICO_MAX_UPLOAD_BYTES + 1)
     return FileUpload(name=value.name or "", data=data)
 
 
 def raw_values(specs: list[InputSpec], cleaned_data: dict[str, Any]) -> dict[str, Any]:
-    """Cleaned field values for ``orchestrator.inputs``; empty means "use the default"."""
+    """Cleaned field values for ``orchestrator.flowmodel.input_types``; empty means "use the default"."""
     raw: dict[str, Any] = {}
     for spec in specs:
         value = cleaned_data.get(spec.id)
@@ -181,7 +182,7 @@ def raw_values(specs: list[InputSpec], cleaned_data: dict[str, Any]) -> dict[str
 
 
 def add_input_errors(form: forms.Form, exc: InputsInvalid) -> None:
-    """Put ``orchestrator.inputs`` messages on the fields they concern (others on the form)."""
+    """Put ``orchestrator.flowmodel.input_types`` messages on the fields they concern (others on the form)."""
     for input_id, message in exc.errors.items():
         field = input_id if input_id in form.fields else None
         form.add_error(field, f"{message[:1].upper()}{message[1:]}.")

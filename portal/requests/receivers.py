@@ -4,9 +4,9 @@ from django.db.models import TextField
 from django.db.models.functions import Cast
 from django.dispatch import receiver
 
-from orchestrator.models import Execution
-from orchestrator.signals import execution_state_changed
-from orchestrator.storage_purge import upload_in_use
+from orchestrator.scheduler.storage_purge import upload_in_use
+from orchestrator.state.models import Execution
+from orchestrator.state.signals import execution_state_changed
 
 from .models import TERMINAL_STATES, ResourceRequest
 from .services import sync_request_with_execution

@@ -1,4 +1,4 @@
-"""Who may see which requests, and what the detail page shows."""
+"""Which requests someone may see, and what the request page shows."""
 
 from __future__ import annotations
 
@@ -6,20 +6,23 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import Http404
 
-from orchestrator.inputs import mask_inputs
-from orchestrator.masking import MASK
-from orchestrator.spec import FlowValidationError, parse_flow
-from portal.accounts.roles import is_approver
+from orchestrator.flowmodel.input_types import mask_inputs
+from orchestrator.flowmodel.masking import MASK
+from orchestrator.flowmodel.spec import FlowValidationError, parse_flow
+from portal.accounts import visibility
+from portal.executions.selectors import execution_view, log_lines
 
-from .models import RequestState, ResourceRequest
+from .models import ResourceRequest
+
+
+def _requests() -> QuerySet[ResourceRequest]:
+    return ResourceRequest.objects.select_related("requester", "catalog_flow", "cost_center", "execution")
 
 
 def visible_requests(user: Any) -> QuerySet[ResourceRequest]:
-    """Approvers see every request; everyone else only their own."""
-    qs = ResourceRequest.objects.select_related("requester", "catalog_flow", "cost_center", "execution")
-    return qs if is_approver(user) else qs.filter(requester=user)
+    """Requests ``user`` may see (``accounts.visibility``: overseers all, everyone else their own)."""
+    return visibility.visible(_requests(), user, owner="requester")
 
 
 def my_requests(user: Any) -> QuerySet[ResourceRequest]:
@@ -28,23 +31,12 @@ def my_requests(user: Any) -> QuerySet[ResourceRequest]:
 
 def openable_ids(user: Any, requests: Iterable[ResourceRequest]) -> set[int]:
     """Which of ``requests`` ``user`` may open (the same rule as ``visible_requests``)."""
-    return set(visible_requests(user).filter(pk__in=[r.pk for r in requests]).values_list("pk", flat=True))
+    return {r.pk for r in requests if visibility.may_see(user, r.requester_id)}
 
 
 def get_visible_request(user: Any, pk: int) -> ResourceRequest:
     """404 (not 403) for someone else's request: its existence is not theirs to know."""
-    try:
-        return visible_requests(user).get(pk=pk)
-    except ResourceRequest.DoesNotExist:
-        raise Http404("no such request") from None
-
-
-def pending_approvals() -> QuerySet[ResourceRequest]:
-    return (
-        ResourceRequest.objects.filter(state=RequestState.PENDING_APPROVAL)
-        .select_related("requester", "catalog_flow", "cost_center")
-        .order_by("created", "id")
-    )
+    return visibility.get_visible_or_404(_requests(), user, owner="requester", pk=pk, what="request")
 
 
 def display_inputs(request: ResourceRequest) -> dict[str, Any]:
@@ -67,8 +59,6 @@ def execution_detail(request: ResourceRequest) -> dict[str, Any]:
     execution = request.execution
     if execution is None:
         return {"execution": None, "rows": [], "logs": [], "terminal": request.is_terminal}
-    from portal.executions.selectors import execution_view, log_lines
-
     view = execution_view(execution)  # refreshes the execution; tree, timeline and outputs masked
     return {
         "execution": execution,

@@ -7,13 +7,13 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from orchestrator import storage
-from orchestrator.inputs import mask_inputs, resolve_inputs, secret_ids
-from orchestrator.models import State
+from orchestrator.flowmodel import storage
+from orchestrator.flowmodel.input_types import mask_inputs, resolve_inputs, secret_ids
+from orchestrator.state.models import State
 from portal.audit import services as audit
-from portal.notifications.services import notify_on_commit
 
 from .models import RequestState, ResourceRequest
+from .signals import request_finished, request_submitted
 
 # Execution state -> request state; states not listed (CREATED, QUEUED, KILLING, ...) change nothing.
 EXECUTION_TO_REQUEST = {
@@ -42,9 +42,11 @@ def do_submit_request(
 ) -> ResourceRequest:
     """Record a request for ``catalog_flow`` with raw input ``data``; raises ``InputsInvalid`` on bad values.
 
-    The flow source is snapshotted, so what an approver reviews is what runs. A flow labelled
-    ``portico.approval: none`` is auto-approved and starts at once; so is a request Portico itself makes
-    (``system_approval`` gives the reason, e.g. an expired resource), and then no approver is asked.
+    The flow source is snapshotted, so what an approver reviews is what runs. What happens next is the
+    approval policy's, applied in this transaction by ``portal.approvals`` on ``request_submitted``:
+    approvers are asked, or the request is approved and started at once (a flow labelled
+    ``portico.approval: none``, or a request Portico itself makes: ``system_approval`` gives the reason,
+    e.g. an expired resource).
     """
     if not catalog_flow.active:
         raise RequestNotAllowed(f"flow {catalog_flow} is not in the catalog any more")
@@ -71,15 +73,9 @@ def do_submit_request(
             flow=catalog_flow,
             details={"inputs": mask_inputs(flow, resolved), "flow_revision": catalog_flow.revision},
         )
-        if flow.needs_approval and system_approval is None:
-            notify_on_commit("requested", request.pk)
-        else:
-            from portal.approvals.services import do_auto_approve
-
-            if system_approval is None:
-                do_auto_approve(request, flow)
-            else:
-                do_auto_approve(request, flow, reason=system_approval)
+        request_submitted.send(
+            sender=ResourceRequest, request=request, flow=flow, system_approval=system_approval
+        )
     request.refresh_from_db()
     return request
 
@@ -132,7 +128,7 @@ def sync_request_with_execution(execution: Any, new_state: str) -> ResourceReque
         verb, target=request, cost_center=request.cost_center, flow=request.catalog_flow, details=details
     )
     if request.is_terminal:
-        notify_on_commit("finished", request.pk)
+        request_finished.send(sender=ResourceRequest, request=request)
     return request
 
 

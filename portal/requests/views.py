@@ -8,8 +8,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from orchestrator.inputs import InputsInvalid
+from orchestrator.flowmodel.input_types import InputsInvalid
 from portal.accounts.roles import is_approver
+from portal.accounts.visibility import sees_everything
 from portal.catalog.selectors import get_active_flow
 
 from . import selectors, services
@@ -48,7 +49,7 @@ def new_request(request: HttpRequest, namespace: str, flow_id: str) -> HttpRespo
 @login_required
 @require_GET
 def request_list(request: HttpRequest) -> HttpResponse:
-    show_all = request.GET.get("all") == "1" and is_approver(request.user)
+    show_all = request.GET.get("all") == "1" and sees_everything(request.user)
     qs = selectors.visible_requests(request.user) if show_all else selectors.my_requests(request.user)
     return render(request, "requests/list.html", {"requests": qs[:200], "show_all": show_all})
 

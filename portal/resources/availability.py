@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from orchestrator.inputs import InputsInvalid
-from orchestrator.options import OptionsUnavailable
-from orchestrator.plugins import hcloud
-from orchestrator.registry import StepError
+from orchestrator.flowmodel.input_options import OptionsUnavailable
+from orchestrator.flowmodel.input_types import InputsInvalid
+from orchestrator.flowmodel.task_api import StepError
+from orchestrator.plugins.hcloud import tasks
 
 from .services import RESOURCE_LABEL
 
@@ -25,7 +25,7 @@ def _hcloud_server(values: dict[str, Any]) -> dict[str, str]:
     if not server_type:
         return {}
     try:
-        reason = hcloud.unavailable_reason(str(server_type), str(location) if location else None)
+        reason = tasks.unavailable_reason(str(server_type), str(location) if location else None)
     except (StepError, OptionsUnavailable):
         return {}  # no catalogue (API down): the options check has already said so
     return {"server_type": reason} if reason else {}

@@ -2,11 +2,14 @@
 
 The first approval is recorded (and audited) but leaves the request pending; a second, different
 approver's approval then goes through the ordinary decision. Called from the approval service inside
-its locked transaction, so two approvers racing cannot both count as "first".
+its locked transaction, so two approvers racing cannot both count as "first". This module only keeps
+the count on the request's estimate; refusing the first approver's second try is the approval
+service's call (it owns self-approval), so ``resources`` never imports ``approvals``.
 """
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
 from portal.audit import services as audit
@@ -14,13 +17,19 @@ from portal.audit import services as audit
 from .models import RequestEstimate
 
 
-def hold_for_second_approver(request: Any, acting_user: Any, comment: str = "") -> bool:
-    """True when this approval is the first of two (the request stays pending)."""
-    from portal.approvals.services import SelfApprovalError
+class Approval(Enum):
+    """What one approval counts for on a request's budget."""
 
+    ENOUGH = "enough"  # within budget, or the second approval from someone else: decide as usual
+    FIRST_OF_TWO = "first_of_two"  # over budget: recorded as the first approval, the request stays pending
+    SAME_APPROVER = "same_approver"  # over budget, and the first approver again: it does not count
+
+
+def count_approval(request: Any, acting_user: Any, comment: str = "") -> Approval:
+    """Count ``acting_user``'s approval of ``request`` (locks its estimate; audits a first of two)."""
     estimate = RequestEstimate.objects.select_for_update().filter(request=request).first()
     if estimate is None or not estimate.over_budget:
-        return False
+        return Approval.ENOUGH
     if estimate.first_approver_id is None:
         estimate.first_approver = acting_user
         estimate.save(update_fields=["first_approver"])
@@ -32,7 +41,7 @@ def hold_for_second_approver(request: Any, acting_user: Any, comment: str = "") 
             flow=request.catalog_flow,
             details={"reason": "over the cost center's monthly budget", "comment": comment},
         )
-        return True
+        return Approval.FIRST_OF_TWO
     if estimate.first_approver_id == acting_user.pk:
-        raise SelfApprovalError("over budget: a second, different approver must approve")
-    return False
+        return Approval.SAME_APPROVER
+    return Approval.ENOUGH

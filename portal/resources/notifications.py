@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from celery import current_app
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
@@ -27,7 +28,9 @@ def send_expiry_warning(resource_id: int) -> int:
     return send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [resource.owner.email])
 
 
-def send_expiry_warning_on_commit(resource_id: int) -> None:
-    from .tasks import send_expiry_warning_task
+# The Celery task that sends it (``tasks.py``), enqueued by name: tasks import this module, not back.
+SEND_EXPIRY_WARNING = "portal.resources.send_expiry_warning"
 
-    transaction.on_commit(partial(send_expiry_warning_task.delay, resource_id))
+
+def send_expiry_warning_on_commit(resource_id: int) -> None:
+    transaction.on_commit(partial(current_app.send_task, SEND_EXPIRY_WARNING, args=(resource_id,)))

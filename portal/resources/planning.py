@@ -15,15 +15,18 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
+from celery import current_app
 from django.db import transaction
 
-from orchestrator import inputs as input_types
-from orchestrator import masking, registry, templating
-from orchestrator.context import LazyVars
-from orchestrator.spec import parse_flow
+from orchestrator.flowmodel import input_types, masking, task_api, templating
+from orchestrator.flowmodel.spec import parse_flow
+from orchestrator.state.template_context import LazyVars
 
 from . import pricing, selectors
 from .models import RequestEstimate
+
+# The Celery task that plans a request (``tasks.py``), enqueued by name: tasks import this module.
+PLAN_REQUEST = "portal.resources.plan_request"
 
 logger = logging.getLogger(__name__)
 PLAN_LABEL = "portico.plan-task"
@@ -70,9 +73,7 @@ def create_estimate(request: Any) -> RequestEstimate | None:
         plan_state=RequestEstimate.PlanState.PENDING if plan_task else RequestEstimate.PlanState.NONE,
     )
     if plan_task:
-        from .tasks import plan_request_task
-
-        transaction.on_commit(partial(plan_request_task.delay, request.pk))
+        transaction.on_commit(partial(current_app.send_task, PLAN_REQUEST, args=(request.pk,)))
     return estimate
 
 
@@ -83,7 +84,7 @@ def plan_preview(request: Any) -> dict[str, Any]:
     task = flow.find_task(task_id) if task_id else None
     if task is None or task.type not in PLAN_TYPES:
         raise ValueError(f"label {PLAN_LABEL} must name a {' or '.join(PLAN_TYPES)} task, got {task_id!r}")
-    task_type = registry.lookup(task.type)
+    task_type = task_api.lookup(task.type)
     assert task_type is not None and task_type.run is not None
     values = {**request.inputs, **request.secret_inputs}
     labels = {

@@ -14,9 +14,9 @@ from typing import Any
 
 from django.utils import timezone
 
-from orchestrator.options import OptionsUnavailable
-from orchestrator.plugins import hcloud
-from orchestrator.registry import StepError
+from orchestrator.flowmodel.input_options import OptionsUnavailable
+from orchestrator.flowmodel.task_api import StepError
+from orchestrator.plugins.hcloud import tasks
 
 CENT = Decimal("0.01")
 
@@ -33,7 +33,7 @@ def _hcloud_server(values: dict[str, Any]) -> Price | None:
     if not server_type or not location:
         return None
     try:
-        found = hcloud.price_for(str(server_type), str(location))
+        found = tasks.price_for(str(server_type), str(location))
     except (StepError, OptionsUnavailable):
         return None  # no price list (API down, no token): the estimate says "unknown", nothing breaks
     if found is None:

@@ -3,8 +3,8 @@
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 
-from orchestrator.models import Execution
-from orchestrator.signals import execution_state_changed
+from orchestrator.state.models import Execution
+from orchestrator.state.signals import execution_state_changed
 from portal.requests.models import ResourceRequest
 
 from .availability import check_request

@@ -6,9 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.http import Http404
 
-from portal.accounts.roles import is_approver
+from portal.accounts import visibility
 from portal.audit.models import AuditEvent
 from portal.requests.models import ResourceRequest
 
@@ -21,19 +20,15 @@ def my_resources(user: Any) -> QuerySet[Resource]:
 
 
 def visible_resources(user: Any) -> QuerySet[Resource]:
-    """Approvers and staff see every resource; others their own."""
+    """Resources ``user`` may see (``accounts.visibility``: overseers all, everyone else their own)."""
     qs = Resource.objects.select_related("cost_center", "owner", "request")
-    if is_approver(user) or user.is_staff:
-        return qs
-    return qs.filter(owner=user)
+    return visibility.visible(qs, user, owner="owner")
 
 
 def get_visible_resource(user: Any, pk: int) -> Resource:
     """404 (not 403) for a resource the user may not see: its existence is not theirs to know."""
-    try:
-        return visible_resources(user).select_related("request__catalog_flow").get(pk=pk)
-    except Resource.DoesNotExist:
-        raise Http404("no such resource") from None
+    qs = Resource.objects.select_related("cost_center", "owner", "request__catalog_flow")
+    return visibility.get_visible_or_404(qs, user, owner="owner", pk=pk, what="resource")
 
 
 def resource_requests(resource: Resource) -> list[ResourceRequest]:

@@ -17,8 +17,8 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from orchestrator.models import State
-from portal.accounts.roles import is_approver
+from orchestrator.state.models import State
+from portal.accounts.visibility import may_see
 from portal.audit import services as audit
 from portal.catalog.models import CatalogFlow
 from portal.requests.models import RequestState, ResourceRequest
@@ -26,6 +26,7 @@ from portal.requests.services import REQUEST_LABEL, submit_request
 
 from . import pricing
 from .models import Resource, ResourceState
+from .notifications import send_expiry_warning_on_commit
 
 RESOURCE_LABEL = "portico.resource"
 ACTION_LABEL = "portico.resource-action"
@@ -204,7 +205,7 @@ def do_request_action(
     """Ask for a day-2 action; raises PermissionDenied, ActionNotAllowed or InputsInvalid."""
     with transaction.atomic():
         resource = Resource.objects.select_for_update().select_related("cost_center").get(pk=resource_id)
-        if resource.owner_id != acting_user.pk and not (is_approver(acting_user) or acting_user.is_staff):
+        if not may_see(acting_user, resource.owner_id):  # who may see a resource may act on it
             raise PermissionDenied("only the owner or an approver may act on this resource")
         if not resource.is_live:
             raise ActionNotAllowed(f"{resource} is {resource.get_state_display().lower()}")
@@ -237,8 +238,6 @@ def warning_window() -> timedelta:
 
 def warn_expiring(now: Any = None) -> list[int]:
     """Tell owners once, ``warning_window`` before expiry; returns the resources warned."""
-    from .notifications import send_expiry_warning_on_commit
-
     now = now or timezone.now()
     due = Resource.objects.filter(
         state__in=(ResourceState.RUNNING, ResourceState.OFF),

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import notifications, services
+from . import notifications, planning, services
 
 
 @shared_task(name="portal.resources.expire", acks_late=True)
@@ -11,13 +11,11 @@ def expire_resources_task() -> dict[str, list[int]]:
     return {"warned": services.warn_expiring(), "destroy_requests": services.destroy_expired()}
 
 
-@shared_task(name="portal.resources.send_expiry_warning", acks_late=True)
+@shared_task(name=notifications.SEND_EXPIRY_WARNING, acks_late=True)
 def send_expiry_warning_task(resource_id: int) -> int:
     return notifications.send_expiry_warning(resource_id)
 
 
-@shared_task(name="portal.resources.plan_request", acks_late=True)
+@shared_task(name=planning.PLAN_REQUEST, acks_late=True)
 def plan_request_task(request_id: int) -> None:
-    from . import planning
-
     planning.run_plan(request_id)

@@ -10,8 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from orchestrator.inputs import InputsInvalid
-from portal.accounts.roles import is_approver
+from orchestrator.flowmodel.input_types import InputsInvalid
+from portal.accounts.visibility import sees_everything
 from portal.catalog.models import CatalogFlow
 from portal.requests import selectors as request_selectors
 
@@ -21,7 +21,7 @@ from . import availability, pricing, selectors, services
 @login_required
 @require_GET
 def resource_list(request: HttpRequest) -> HttpResponse:
-    show_all = request.GET.get("all") == "1" and (is_approver(request.user) or request.user.is_staff)
+    show_all = request.GET.get("all") == "1" and sees_everything(request.user)
     qs = selectors.visible_resources(request.user) if show_all else selectors.my_resources(request.user)
     return render(request, "resources/list.html", {"resources": qs[:500], "show_all": show_all})
 

@@ -53,9 +53,9 @@ def _log_in(page, base_url: str, username: str) -> None:
 
 
 def _paused_execution():
-    from orchestrator import engine
-    from orchestrator.models import State
-    from orchestrator.spec import parse_flow
+    from orchestrator.executor import walker
+    from orchestrator.flowmodel.spec import parse_flow
+    from orchestrator.state.models import State
     from portal.accounts.models import User
     from portal.catalog.models import CatalogFlow
     from portal.requests.models import RequestState, ResourceRequest
@@ -71,7 +71,7 @@ def _paused_execution():
         cost_center=requester.default_cost_center,
         state=RequestState.APPROVED,
     )
-    execution = engine.start_execution(flow, {}, labels={REQUEST_LABEL: str(request.pk)})
+    execution = walker.start_execution(flow, {}, labels={REQUEST_LABEL: str(request.pk)})
     deadline = time.monotonic() + 30
     while execution.state != State.PAUSED:
         assert time.monotonic() < deadline, f"execution still {execution.state}"

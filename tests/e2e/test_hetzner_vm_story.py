@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
 
-from orchestrator.hcloud_fake import HcloudFake
+from hcloud_fake import HcloudFake
 from tests.fakes.hcloud_fake import hcloud_fake  # noqa: F401  (fixture)
 from tests.orchestrator.test_terraform import state_resources
 

@@ -1,8 +1,9 @@
 """Test-side entry to the Hetzner Cloud fake: re-exports it and provides the pytest fixtures.
 
-The implementation lives in ``orchestrator.hcloud_fake`` because ``manage.py hcloud_fake`` must
-import it. Any test module can use the fixtures by importing them (``from tests.fakes.hcloud_fake
-import hcloud_fake, hcloud_client``) or through ``tests/fakes/conftest.py`` for tests in this folder.
+The implementation is the top-level ``hcloud_fake`` package (a dev server of its own, which
+``python -m hcloud_fake`` runs for ``make up``); the schema check is ``tests/fakes/hcloud_schema.py``.
+Any test module can use the fixtures by importing them (``from tests.fakes.hcloud_fake import
+hcloud_fake, hcloud_client``) or through ``tests/fakes/conftest.py`` for tests in this folder.
 Every exchange a ``hcloud_fake`` fixture recorded is validated against the schema at teardown.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 import hcloud
 import pytest
 
-from orchestrator.hcloud_fake import DEFAULT_TOKEN, Exchange, Fault, HcloudFake
+from hcloud_fake import DEFAULT_TOKEN, Exchange, Fault, HcloudFake
 from tests.fakes.hcloud_schema import hcloud_schema
 
 __all__ = ["DEFAULT_TOKEN", "Exchange", "Fault", "HcloudFake", "client_for", "hcloud_client", "hcloud_fake"]

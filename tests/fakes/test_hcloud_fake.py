@@ -23,7 +23,7 @@ from hcloud.images import Image
 from hcloud.locations import Location
 from hcloud.server_types import ServerType
 
-from orchestrator.hcloud_fake.api import ROUTES
+from hcloud_fake.api import ROUTES
 from tests.fakes.hcloud_fake import Exchange, HcloudFake, client_for
 from tests.fakes.hcloud_schema import SCHEMA_PATH, HcloudSchema, SchemaViolation, hcloud_schema
 from tests.fakes.trim_hcloud_schema import SOURCE, render
@@ -400,10 +400,10 @@ def test_it_finishes_actions_after_a_time_budget() -> None:
         hcloud_schema().assert_valid(fake.exchanges)
 
 
-def test_it_runs_standalone_from_manage_py() -> None:
+def test_it_runs_standalone_with_python_m() -> None:
     repo = Path(__file__).resolve().parents[2]
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "hcloud_fake", "--port", "0", "--token", "s3cret"],
+        [sys.executable, "-m", "hcloud_fake", "--port", "0", "--token", "s3cret"],
         cwd=repo,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -422,3 +422,19 @@ def test_it_runs_standalone_from_manage_py() -> None:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=10)
     assert process.returncode == 0
+
+
+def test_the_shipped_fake_imports_neither_the_product_nor_dev_only_packages() -> None:
+    """``hcloud_fake`` ships as its own package: standard library only, no Django, no engine, no
+    schema validator (the dev extra ``openapi-schema-validator`` stays in ``tests/fakes``)."""
+    repo = Path(__file__).resolve().parents[2]
+    forbidden = {"django", "orchestrator", "portal", "tests", "hcloud"}
+    forbidden |= {"jsonschema", "openapi_schema_validator"}
+    probe = (
+        "import sys, hcloud_fake, hcloud_fake.__main__\n"
+        f"print(sorted({{m.partition('.')[0] for m in sys.modules}} & set({sorted(forbidden)!r})))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=repo, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]", result.stdout

@@ -1,4 +1,4 @@
-"""Regenerate ``orchestrator/hcloud_fake/hcloud_schema.json`` from the official Hetzner Cloud schema.
+"""Regenerate ``hcloud_fake/hcloud_schema.json`` from the official Hetzner Cloud schema.
 
 The full schema (1.3 MB, in ../shared, which a fresh clone lacks) is cut down to the operations the
 fake serves (its route table) and the component schemas they reference, with prose removed: paths,
@@ -18,7 +18,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = REPO.parent / "shared" / "hcloud" / "hcloud-openapi.json"
-TARGET = REPO / "orchestrator" / "hcloud_fake" / "hcloud_schema.json"
+TARGET = REPO / "hcloud_fake" / "hcloud_schema.json"
 
 PROSE = {"description", "summary", "example", "examples", "title", "externalDocs"}
 NAME_MAPS = {"properties", "patternProperties"}  # keys of these are field names, never prose
@@ -92,7 +92,7 @@ def trim(full: dict[str, Any], operations: list[tuple[str, str]]) -> dict[str, A
 
 
 def render(source: Path) -> str:
-    from orchestrator.hcloud_fake.api import ROUTES
+    from hcloud_fake.api import ROUTES
 
     raw = source.read_bytes()
     trimmed = trim(json.loads(raw), [(route.method, route.template) for route in ROUTES])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.spec import FlowValidationError, load_flow, validate_files
+from orchestrator.flowmodel.spec import FlowValidationError, load_flow, validate_files
 
 HERE = Path(__file__).parent
 REPO = HERE.parent.parent

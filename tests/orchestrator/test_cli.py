@@ -18,7 +18,7 @@ from django.db import connection
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from orchestrator.models import Execution, LogLine
+from orchestrator.state.models import Execution, LogLine
 
 ROOT = Path(settings.BASE_DIR)
 HELLO = """\

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import compat, compat_run
-from orchestrator.compat_expectations import Expectation
+from tests.compat import report as compat
+from tests.compat import runner as compat_run
+from tests.compat.expectations import Expectation
 
 FLOWS = Path(__file__).parent.parent / "flows"
 

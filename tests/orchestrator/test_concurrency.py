@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from django.db import connections
 
-from orchestrator import control, engine, spec
-from orchestrator.models import TERMINAL, Execution, LogLine, State
+from orchestrator.executor import control, walker
+from orchestrator.flowmodel import spec
+from orchestrator.state.models import TERMINAL, Execution, LogLine, State
 from tests.conftest import wait_for
 
 FLOW = """
@@ -71,7 +72,7 @@ def test_it_validates_concurrency_at_load() -> None:
 def test_it_queues_executions_beyond_the_limit_and_starts_them_in_order(celery_worker: Any) -> None:
     flow = limited("queue")
 
-    executions = [engine.start_execution(flow, {}) for _ in range(3)]
+    executions = [walker.start_execution(flow, {}) for _ in range(3)]
 
     assert [e.state for e in executions] == [State.RUNNING, State.QUEUED, State.QUEUED]
     assert LogLine.objects.filter(execution=executions[1], message__startswith="Flow is queued").exists()
@@ -87,13 +88,13 @@ def test_it_queues_executions_beyond_the_limit_and_starts_them_in_order(celery_w
 def test_it_cancels_an_execution_beyond_the_limit_with_cancel(celery_worker: Any) -> None:
     flow = limited("cancel", behavior="CANCEL")
 
-    first = engine.start_execution(flow, {})
-    second = engine.start_execution(flow, {})
+    first = walker.start_execution(flow, {})
+    second = walker.start_execution(flow, {})
 
     assert second.state == State.CANCELLED
     assert not second.task_runs.exists()
     assert wait_for(first).state == State.SUCCESS
-    third = engine.start_execution(flow, {})  # the slot is free again
+    third = walker.start_execution(flow, {})  # the slot is free again
     assert wait_for(third).state == State.SUCCESS
 
 
@@ -101,8 +102,8 @@ def test_it_cancels_an_execution_beyond_the_limit_with_cancel(celery_worker: Any
 def test_it_fails_an_execution_beyond_the_limit_with_fail(celery_worker: Any) -> None:
     flow = limited("fail", behavior="FAIL")
 
-    first = engine.start_execution(flow, {})
-    second = engine.start_execution(flow, {})
+    first = walker.start_execution(flow, {})
+    second = walker.start_execution(flow, {})
 
     assert second.state == State.FAILED
     assert LogLine.objects.get(execution=second, level="ERROR").message == (
@@ -124,7 +125,7 @@ tasks:
 """
     )
 
-    executions = wait_all([engine.start_execution(flow, {}) for _ in range(3)])
+    executions = wait_all([walker.start_execution(flow, {}) for _ in range(3)])
 
     assert [e.state for e in executions] == [State.FAILED] * 3
 
@@ -140,7 +141,7 @@ def test_it_never_runs_more_than_the_limit_when_20_executions_race(celery_worker
     def start() -> None:
         try:
             barrier.wait(timeout=10)
-            execution = engine.start_execution(flow, {})
+            execution = walker.start_execution(flow, {})
             with lock:
                 started.append(execution)
         except BaseException as exc:  # noqa: BLE001 (reported by the assertion below)
@@ -164,7 +165,7 @@ def test_it_never_runs_more_than_the_limit_when_20_executions_race(celery_worker
 
 @pytest.mark.django_db(transaction=True)
 def test_it_keeps_the_slot_of_a_paused_execution_as_kestra_does(celery_worker: Any) -> None:
-    from orchestrator import control
+    from orchestrator.executor import control
 
     flow = spec.parse_flow(
         """
@@ -179,10 +180,10 @@ tasks:
     message: resumed
 """
     )
-    first = wait_for(engine.start_execution(flow, {}))
+    first = wait_for(walker.start_execution(flow, {}))
     assert first.state == State.PAUSED
 
-    second = engine.start_execution(flow, {})
+    second = walker.start_execution(flow, {})
     assert second.state == State.QUEUED  # a PAUSED execution holds its slot
 
     assert control.resume(first.pk)
@@ -194,11 +195,11 @@ tasks:
 
 @pytest.mark.django_db(transaction=True)
 def test_it_frees_the_slot_of_a_killed_execution(celery_worker: Any) -> None:
-    from orchestrator import control
+    from orchestrator.executor import control
 
     flow = limited("killed", duration="PT30S")
-    first = engine.start_execution(flow, {})
-    second = engine.start_execution(flow, {})
+    first = walker.start_execution(flow, {})
+    second = walker.start_execution(flow, {})
     assert second.state == State.QUEUED
 
     assert control.kill(first.pk)
@@ -241,9 +242,9 @@ tasks:
 def _failed_and_blocked(behavior: str) -> tuple[Execution, Execution]:
     """A failed execution of a limit-1 flow, and a second one now holding the only slot."""
     flow = spec.parse_flow(RESTARTABLE.format(behavior=behavior))
-    failed = wait_for(engine.start_execution(flow, {"nap": "PT0.05S", "fail": True}))
+    failed = wait_for(walker.start_execution(flow, {"nap": "PT0.05S", "fail": True}))
     assert failed.state == State.FAILED
-    blocker = engine.start_execution(flow, {"nap": "PT1.5S", "fail": False})
+    blocker = walker.start_execution(flow, {"nap": "PT1.5S", "fail": False})
     assert blocker.state == State.RUNNING
     return failed, blocker
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator import masking, templating
+from orchestrator.flowmodel import masking, templating
 
 
 def test_it_reads_an_allowed_secret_setting_and_masks_it(settings: Any) -> None:

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from django.db import connections
 
-from orchestrator import control, engine, spec
-from orchestrator import inputs as flow_inputs
-from orchestrator.models import TERMINAL, Execution, KeyValue, State, TaskRun
+from orchestrator.executor import control, walker
+from orchestrator.flowmodel import input_types, spec
+from orchestrator.state.models import TERMINAL, Execution, KeyValue, State, TaskRun
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -40,7 +40,7 @@ def finished(execution: Execution, timeout: float = 20.0) -> Execution:
 
 def start(text: str, raw: dict[str, Any] | None = None) -> Execution:
     flow = spec.parse_flow(text, file="test.yml")
-    return engine.start_execution(flow, flow_inputs.resolve_inputs(flow, raw or {}))
+    return walker.start_execution(flow, input_types.resolve_inputs(flow, raw or {}))
 
 
 APPROVAL = """
@@ -78,10 +78,10 @@ def test_it_pauses_until_resumed_with_validated_inputs(run_flow: Any) -> None:
     ]
     assert runs_of(execution)["pause"].worker_task_id == ""  # no worker holds a pause
 
-    with pytest.raises(flow_inputs.InputsInvalid) as refused:
+    with pytest.raises(input_types.InputsInvalid) as refused:
         control.resume(execution.pk, inputs={"approved": "perhaps"})
     assert set(refused.value.errors) == {"approved"}
-    with pytest.raises(flow_inputs.InputsInvalid) as missing:
+    with pytest.raises(input_types.InputsInvalid) as missing:
         control.resume(execution.pk, inputs={})
     assert missing.value.errors == {"approved": "is required"}
     execution.refresh_from_db()
@@ -393,7 +393,7 @@ def test_it_kills_once_when_kills_race(run_flow: Any) -> None:
 def test_it_wakes_an_overdue_pause_whose_timer_was_lost(run_flow: Any) -> None:
     from django.utils import timezone
 
-    from orchestrator import flowcontrol
+    from orchestrator.executor import waiting
 
     execution = run_flow(
         """
@@ -409,11 +409,11 @@ tasks:
 """
     )
     assert execution.state == State.PAUSED
-    assert flowcontrol.wake_due() == 0  # not due yet
+    assert waiting.wake_due() == 0  # not due yet
     TaskRun.objects.filter(execution=execution, task_id="pause").update(wake_at=timezone.now())
 
-    assert flowcontrol.wake_due() == 1
-    assert flowcontrol.wake_due() == 0  # idempotent
+    assert waiting.wake_due() == 1
+    assert waiting.wake_due() == 0  # idempotent
 
     execution = finished(execution)
     assert execution.state == State.SUCCESS

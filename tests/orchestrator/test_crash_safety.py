@@ -26,8 +26,10 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from orchestrator import control, engine, reconciler, spec
-from orchestrator.models import TERMINAL, Execution, LogLine, State, TaskRun
+from orchestrator.executor import control, walker
+from orchestrator.flowmodel import spec
+from orchestrator.state.models import TERMINAL, Execution, LogLine, State, TaskRun
+from orchestrator.worker import reconciler
 from portal.celery import app as celery_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -185,7 +187,7 @@ def test_it_finishes_a_task_whose_worker_was_sigkilled(redis_url: str, queue: st
     try:
         with _using_broker(redis_url, queue):
             first = workers.start("doomed")
-            execution = engine.start_execution(spec.parse_flow(FLOW, file="crashy.yml"), {})
+            execution = walker.start_execution(spec.parse_flow(FLOW, file="crashy.yml"), {})
             nap = _until(
                 lambda: (r := _run(execution, "nap")) is not None and r.state == State.RUNNING and r,
                 30,
@@ -268,7 +270,7 @@ def test_it_completes_a_flow_across_a_redis_restart(queue: str, tmp_path: Path) 
     try:
         with _using_broker(server.url, queue):
             workers.start("steady")
-            execution = engine.start_execution(spec.parse_flow(FLOW, file="crashy.yml"), {})
+            execution = walker.start_execution(spec.parse_flow(FLOW, file="crashy.yml"), {})
             _until(
                 lambda: (r := _run(execution, "nap")) is not None and r.state == State.RUNNING,
                 30,
@@ -319,7 +321,7 @@ def test_it_rescues_a_run_of_a_retrying_execution(redis_url: str, queue: str, tm
     try:
         with _using_broker(redis_url, queue):
             first = workers.start("doomed")
-            execution = engine.start_execution(spec.parse_flow(RETRYING_FLOW, file="crashy.yml"), {})
+            execution = walker.start_execution(spec.parse_flow(RETRYING_FLOW, file="crashy.yml"), {})
             _until(
                 lambda: (r := _run(execution, "nap")) is not None and r.state == State.RUNNING,
                 30,
@@ -350,7 +352,7 @@ def test_it_ends_killed_a_killing_execution_whose_worker_vanished(
     try:
         with _using_broker(redis_url, queue):
             first = workers.start("doomed")
-            execution = engine.start_execution(spec.parse_flow(FLOW, file="crashy.yml"), {})
+            execution = walker.start_execution(spec.parse_flow(FLOW, file="crashy.yml"), {})
             _until(
                 lambda: (r := _run(execution, "nap")) is not None and r.state == State.RUNNING,
                 30,
@@ -392,7 +394,7 @@ def test_it_rescues_an_after_execution_run_of_an_ended_execution(
     try:
         with _using_broker(redis_url, queue):
             first = workers.start("doomed")
-            execution = engine.start_execution(spec.parse_flow(AFTER_FLOW, file="crashy.yml"), {})
+            execution = walker.start_execution(spec.parse_flow(AFTER_FLOW, file="crashy.yml"), {})
             _until(
                 lambda: (r := _run(execution, "nap")) is not None and r.state == State.RUNNING,
                 30,

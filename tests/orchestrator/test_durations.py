@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from orchestrator.durations import format_duration, parse_duration
+from orchestrator.flowmodel.durations import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

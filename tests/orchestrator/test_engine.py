@@ -7,9 +7,12 @@ from typing import Any
 import pytest
 from django.db import transaction
 
-from orchestrator import engine, spec, worker
-from orchestrator.models import TERMINAL, Execution, LogLine, State, TaskRun
-from orchestrator.signals import execution_state_changed, taskrun_state_changed
+from orchestrator.executor import walker
+from orchestrator.flowmodel import spec
+from orchestrator.state import transitions
+from orchestrator.state.models import TERMINAL, Execution, LogLine, State, TaskRun
+from orchestrator.state.signals import execution_state_changed, taskrun_state_changed
+from orchestrator.worker import task_runs
 
 pytestmark = pytest.mark.django_db
 
@@ -26,8 +29,8 @@ tasks:
 """
 
 ALL_PAIRS = [(old, new) for old in State for new in State]
-ALLOWED_PAIRS = [(old, new) for old, new in ALL_PAIRS if new in engine.ALLOWED[old]]
-REFUSED_PAIRS = [(old, new) for old, new in ALL_PAIRS if new not in engine.ALLOWED[old]]
+ALLOWED_PAIRS = [(old, new) for old, new in ALL_PAIRS if new in transitions.ALLOWED[old]]
+REFUSED_PAIRS = [(old, new) for old, new in ALL_PAIRS if new not in transitions.ALLOWED[old]]
 
 
 def make_execution(state: State = State.CREATED) -> Execution:
@@ -45,7 +48,7 @@ def make_execution(state: State = State.CREATED) -> Execution:
 def test_it_allows_kestra_transitions(old: State, new: State) -> None:
     execution = make_execution(old)
 
-    assert engine.transition(execution, new) is True
+    assert transitions.transition(execution, new) is True
 
     execution.refresh_from_db()
     assert execution.state == new
@@ -56,7 +59,7 @@ def test_it_allows_kestra_transitions(old: State, new: State) -> None:
 def test_it_refuses_other_transitions(old: State, new: State) -> None:
     execution = make_execution(old)
 
-    assert engine.transition(execution, new) is False
+    assert transitions.transition(execution, new) is False
 
     execution.refresh_from_db()
     assert execution.state == old
@@ -66,9 +69,9 @@ def test_it_refuses_other_transitions(old: State, new: State) -> None:
 @pytest.mark.parametrize(("old", "new"), ALL_PAIRS, ids=[f"{o}->{n}" for o, n in ALL_PAIRS])
 def test_it_applies_the_same_table_to_task_runs(old: State, new: State) -> None:
     run = TaskRun.objects.create(execution=make_execution(State.RUNNING), task_id="greet", state=old)
-    allowed = new in engine.ALLOWED[old]
+    allowed = new in transitions.ALLOWED[old]
 
-    assert engine.transition(run, new) is allowed
+    assert transitions.transition(run, new) is allowed
 
     run.refresh_from_db()
     assert run.state == (new if allowed else old)
@@ -77,23 +80,23 @@ def test_it_applies_the_same_table_to_task_runs(old: State, new: State) -> None:
 
 
 def test_it_covers_every_state_in_the_table() -> None:
-    assert set(engine.ALLOWED) == set(State)
-    for targets in engine.ALLOWED.values():
+    assert set(transitions.ALLOWED) == set(State)
+    for targets in transitions.ALLOWED.values():
         assert targets <= set(State)
 
 
 def test_it_lets_terminal_states_leave_only_by_restart() -> None:
-    assert engine.ALLOWED[State.SUCCESS] == frozenset()
-    assert engine.ALLOWED[State.CANCELLED] == frozenset()
+    assert transitions.ALLOWED[State.SUCCESS] == frozenset()
+    assert transitions.ALLOWED[State.CANCELLED] == frozenset()
     for state in (State.FAILED, State.WARNING, State.KILLED):
-        assert engine.ALLOWED[state] == {State.RESTARTED}
+        assert transitions.ALLOWED[state] == {State.RESTARTED}
 
 
 def test_it_sets_started_ended_and_reason() -> None:
     execution = make_execution()
 
-    engine.transition(execution, State.RUNNING)
-    engine.transition(execution, State.FAILED, reason="boom")
+    transitions.transition(execution, State.RUNNING)
+    transitions.transition(execution, State.FAILED, reason="boom")
 
     execution.refresh_from_db()
     assert execution.started is not None and execution.ended is not None
@@ -111,8 +114,8 @@ def test_it_sends_the_signal_inside_the_transaction() -> None:
 
     execution_state_changed.connect(receiver)
     try:
-        engine.transition(execution, State.RUNNING)
-        engine.transition(execution, State.RUNNING)  # refused: no signal
+        transitions.transition(execution, State.RUNNING)
+        transitions.transition(execution, State.RUNNING)  # refused: no signal
     finally:
         execution_state_changed.disconnect(receiver)
 
@@ -131,7 +134,7 @@ def test_it_creates_the_first_task_run_when_starting() -> None:
 
     taskrun_state_changed.connect(receiver)
     try:
-        execution = engine.start_execution(spec.parse_flow(HELLO), {}, labels={"team": "a"})
+        execution = walker.start_execution(spec.parse_flow(HELLO), {}, labels={"team": "a"})
     finally:
         taskrun_state_changed.disconnect(receiver)
 
@@ -143,11 +146,11 @@ def test_it_creates_the_first_task_run_when_starting() -> None:
 
 
 def test_it_claims_a_task_run_only_once() -> None:
-    execution = engine.start_execution(spec.parse_flow(HELLO), {})
+    execution = walker.start_execution(spec.parse_flow(HELLO), {})
     run = execution.task_runs.get()
 
-    assert worker.execute(str(run.pk)) is True
-    assert worker.execute(str(run.pk)) is False  # a redelivered message
+    assert task_runs.execute(str(run.pk)) is True
+    assert task_runs.execute(str(run.pk)) is False  # a redelivered message
 
     run.refresh_from_db()
     assert run.state == State.SUCCESS
@@ -157,11 +160,11 @@ def test_it_claims_a_task_run_only_once() -> None:
 
 
 def test_it_ignores_a_message_for_a_running_task_run() -> None:
-    execution = engine.start_execution(spec.parse_flow(HELLO), {})
+    execution = walker.start_execution(spec.parse_flow(HELLO), {})
     run = execution.task_runs.get()
-    assert engine.transition(run, State.RUNNING)
+    assert transitions.transition(run, State.RUNNING)
 
-    assert worker.execute(str(run.pk)) is False
+    assert task_runs.execute(str(run.pk)) is False
 
     run.refresh_from_db()
     assert run.state == State.RUNNING
@@ -170,10 +173,10 @@ def test_it_ignores_a_message_for_a_running_task_run() -> None:
 
 
 def test_it_runs_a_flow_to_the_end_without_a_broker() -> None:
-    execution = engine.start_execution(spec.parse_flow(HELLO), {})
+    execution = walker.start_execution(spec.parse_flow(HELLO), {})
 
     while (pending := execution.task_runs.filter(state=State.CREATED).first()) is not None:
-        worker.execute(str(pending.pk))
+        task_runs.execute(str(pending.pk))
 
     execution.refresh_from_db()
     assert execution.state == State.SUCCESS
@@ -181,13 +184,13 @@ def test_it_runs_a_flow_to_the_end_without_a_broker() -> None:
 
 
 def test_it_ignores_an_unknown_task_run_id() -> None:
-    assert worker.execute("00000000-0000-0000-0000-000000000000") is False
+    assert task_runs.execute("00000000-0000-0000-0000-000000000000") is False
 
 
 def drive(execution: Execution) -> Execution:
     """Run every pending task run in this thread, in order (the worker's code path, minus the broker)."""
     while (pending := execution.task_runs.filter(state=State.CREATED).first()) is not None:
-        worker.execute(str(pending.pk))
+        task_runs.execute(str(pending.pk))
     execution.refresh_from_db()
     return execution
 
@@ -207,7 +210,7 @@ tasks:
 """
     )
 
-    execution = drive(engine.start_execution(flow, {}))
+    execution = drive(walker.start_execution(flow, {}))
 
     assert execution.state == State.SUCCESS
     assert [run.task_id for run in execution.task_runs.all()] == ["on"]
@@ -228,7 +231,7 @@ tasks:
 """
     )
 
-    execution = drive(engine.start_execution(flow, {}))
+    execution = drive(walker.start_execution(flow, {}))
 
     assert execution.state == State.WARNING
     states = {run.task_id: run.state for run in execution.task_runs.all()}
@@ -238,8 +241,8 @@ tasks:
 def test_it_refuses_to_start_a_disabled_flow() -> None:
     flow = spec.parse_flow(HELLO + "disabled: true\n")
 
-    with pytest.raises(engine.FlowDisabled, match="tests.engine.hello is disabled"):
-        engine.start_execution(flow, {})
+    with pytest.raises(walker.FlowDisabled, match="tests.engine.hello is disabled"):
+        walker.start_execution(flow, {})
 
     assert not Execution.objects.exists()
 
@@ -256,7 +259,7 @@ tasks:
 """
     )
 
-    execution = drive(engine.start_execution(flow, {}))
+    execution = drive(walker.start_execution(flow, {}))
 
     assert execution.state == State.FAILED
     run = execution.task_runs.get()

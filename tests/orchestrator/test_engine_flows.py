@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from orchestrator import engine, spec
-from orchestrator.models import Execution, LogLine, State, TaskRun
-from orchestrator.signals import execution_state_changed
-from orchestrator.worker import run_task
+from orchestrator.flowmodel import spec
+from orchestrator.state.models import Execution, LogLine, State, TaskRun
+from orchestrator.state.signals import execution_state_changed
+from orchestrator.worker import reconciler
+from orchestrator.worker.task_runs import run_task
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
@@ -357,8 +358,8 @@ tasks:
     )
     TaskRun.objects.create(execution=execution, task_id="hello")  # created, never sent
 
-    assert engine.redispatch_stale(older_than=timedelta(hours=1)) == 0
-    assert engine.redispatch_stale(older_than=timedelta(0)) == 1
+    assert reconciler.redispatch_stale(older_than=timedelta(hours=1)) == 0
+    assert reconciler.redispatch_stale(older_than=timedelta(0)) == 1
 
     execution = wait_for(execution)
     assert execution.state == State.SUCCESS

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from orchestrator import control, engine, flow_repository, inputs, spec, storage
-from orchestrator.models import Execution, State, TaskRun
+from orchestrator.executor import control, walker
+from orchestrator.flowmodel import flow_repository, input_types, spec, storage
+from orchestrator.state.models import Execution, State, TaskRun
 
 from ..conftest import wait_for
 from .test_cli import database_url, manage
@@ -27,12 +28,12 @@ def storage_dir(settings: Any, tmp_path: Path) -> Path:
 
 
 def start(text: str, raw: dict[str, Any] | None = None, timeout: float = 30.0) -> Execution:
-    """Like ``run_flow``, but uploads (``inputs.FileUpload``) are stored as ``flow run`` stores them."""
+    """Like ``run_flow``, but uploads (``input_types.FileUpload``) are stored as ``flow run`` stores them."""
     flow = spec.parse_flow(text, file="test.yml")
     execution_id = uuid.uuid4()
     prefix = storage.execution_prefix(flow.namespace, flow.id, execution_id)
-    values = inputs.resolve_inputs(flow, raw or {}, files_prefix=prefix)
-    return wait_for(engine.start_execution(flow, values, execution_id=execution_id), timeout)
+    values = input_types.resolve_inputs(flow, raw or {}, files_prefix=prefix)
+    return wait_for(walker.start_execution(flow, values, execution_id=execution_id), timeout)
 
 
 def runs(execution: Execution, task_id: str) -> list[TaskRun]:
@@ -100,7 +101,7 @@ def test_it_lets_an_execution_read_only_files_of_its_own_flow_or_its_parent() ->
 
 @pytest.mark.django_db(transaction=True)
 def test_it_stores_an_uploaded_file_input_and_reads_it_in_a_template(celery_worker: Any) -> None:
-    execution = start(READ_BACK, {"f": inputs.FileUpload("notes.txt", b"line one\nline two\n")})
+    execution = start(READ_BACK, {"f": input_types.FileUpload("notes.txt", b"line one\nline two\n")})
 
     assert execution.state == State.SUCCESS
     uri = execution.inputs["f"]
@@ -110,22 +111,24 @@ def test_it_stores_an_uploaded_file_input_and_reads_it_in_a_template(celery_work
 
 def test_it_refuses_a_file_with_an_extension_not_allowed() -> None:
     flow = spec.parse_flow(READ_BACK, file="t.yml")
-    with pytest.raises(inputs.InputsInvalid) as caught:
-        inputs.resolve_inputs(flow, {"f": inputs.FileUpload("evil.sh", b"x")}, files_prefix="/tests/x")
+    with pytest.raises(input_types.InputsInvalid) as caught:
+        upload = input_types.FileUpload("evil.sh", b"x")
+        input_types.resolve_inputs(flow, {"f": upload}, files_prefix="/tests/x")
     assert caught.value.errors == {"f": "must be a file ending in .txt"}
 
 
 def test_it_refuses_a_file_larger_than_the_setting(settings: Any) -> None:
     settings.PORTICO_MAX_UPLOAD_BYTES = 4
     flow = spec.parse_flow(READ_BACK, file="t.yml")
-    with pytest.raises(inputs.InputsInvalid, match="larger than"):
-        inputs.resolve_inputs(flow, {"f": inputs.FileUpload("a.txt", b"12345")}, files_prefix="/tests/x")
+    with pytest.raises(input_types.InputsInvalid, match="larger than"):
+        upload = input_types.FileUpload("a.txt", b"12345")
+        input_types.resolve_inputs(flow, {"f": upload}, files_prefix="/tests/x")
 
 
 def test_it_refuses_a_plain_string_for_a_file_input() -> None:
     flow = spec.parse_flow(READ_BACK, file="t.yml")
-    with pytest.raises(inputs.InputsInvalid, match="internal storage URI"):
-        inputs.resolve_inputs(flow, {"f": "/tmp/notes.txt"})
+    with pytest.raises(input_types.InputsInvalid, match="internal storage URI"):
+        input_types.resolve_inputs(flow, {"f": "/tmp/notes.txt"})
 
 
 @pytest.mark.django_db(transaction=True)
@@ -366,7 +369,7 @@ LINES = b"".join(f"line {n}\n".encode() for n in range(10))
 def test_for_each_item_runs_one_subflow_per_batch_and_merges_their_outputs(
     celery_worker: Any, children: None
 ) -> None:
-    execution = start(for_each_item("echo"), {"file": inputs.FileUpload("items.txt", LINES)}, timeout=60)
+    execution = start(for_each_item("echo"), {"file": input_types.FileUpload("items.txt", LINES)}, timeout=60)
 
     assert execution.state == State.SUCCESS
     each = runs(execution, "each")[0]
@@ -387,7 +390,8 @@ def test_for_each_item_runs_one_subflow_per_batch_and_merges_their_outputs(
 
 @pytest.mark.django_db(transaction=True)
 def test_for_each_item_fails_when_sub_executions_fail(celery_worker: Any, children: None) -> None:
-    execution = start(for_each_item("fails", rows=5), {"file": inputs.FileUpload("i.txt", LINES)}, timeout=60)
+    upload = input_types.FileUpload("i.txt", LINES)
+    execution = start(for_each_item("fails", rows=5), {"file": upload}, timeout=60)
 
     assert execution.state == State.FAILED
     items = runs(execution, "each_items")[0]
@@ -398,7 +402,7 @@ def test_for_each_item_fails_when_sub_executions_fail(celery_worker: Any, childr
 
 @pytest.mark.django_db(transaction=True)
 def test_for_each_item_with_an_empty_file_starts_nothing(celery_worker: Any, children: None) -> None:
-    execution = start(for_each_item("echo"), {"file": inputs.FileUpload("empty.txt", b"")})
+    execution = start(for_each_item("echo"), {"file": input_types.FileUpload("empty.txt", b"")})
 
     assert execution.state == State.SUCCESS
     assert runs(execution, "each_items")[0].outputs == {}
@@ -417,7 +421,7 @@ def test_for_each_item_with_an_empty_file_starts_nothing(celery_worker: Any, chi
 def test_for_each_item_splits_by_rows_bytes_or_partitions(
     rows: Any, size: Any, partitions: Any, expected: Any
 ) -> None:
-    from orchestrator.for_each_item import split_lines
+    from orchestrator.executor.for_each_item import split_lines
 
     assert split_lines(b"a\nb\nc\n", rows, size, partitions) == expected
 
@@ -449,7 +453,7 @@ def _running(execution: Execution, task_id: str, timeout: float = 10.0) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_killing_stops_the_child_at_work_in_a_working_directory(celery_worker: Any) -> None:
     flow = spec.parse_flow(SLEEPY_DIRECTORY.format(timeout=""), file="t.yml")
-    execution = engine.start_execution(flow, {})
+    execution = walker.start_execution(flow, {})
     _running(execution, "nap")
     started = time.monotonic()
 

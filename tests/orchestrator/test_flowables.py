@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.models import Execution, State, TaskRun
+from orchestrator.state.models import Execution, State, TaskRun
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 

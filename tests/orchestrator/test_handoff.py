@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from celery.signals import task_prerun
 
-from orchestrator import handoff
-from orchestrator.models import State, TaskRun
+from orchestrator.executor import handoff
+from orchestrator.state.models import State, TaskRun
 
 SEQUENTIAL = """
 id: five-steps

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 
-from orchestrator import inputs, options, spec
-from orchestrator.hcloud_fake import HcloudFake
-from orchestrator.models import LogLine, State, TaskRun
-from orchestrator.plugins import hcloud as hc
+from hcloud_fake import HcloudFake
+from orchestrator.flowmodel import input_options, input_types, spec
+from orchestrator.plugins.hcloud import tasks as hc
+from orchestrator.state.models import LogLine, State, TaskRun
 from tests.fakes.hcloud_fake import hcloud_fake  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
@@ -164,10 +164,10 @@ def test_it_refuses_a_token_as_a_flow_property() -> None:
 
 
 def test_it_lists_options_and_prices_once_per_cache_period(fake: HcloudFake) -> None:
-    types = dict(options.options("hcloud.server_types"))
+    types = dict(input_options.options("hcloud.server_types"))
     assert types["cx22"] == "cx22 — 2 vCPU, 4 GB RAM, 40 GB disk"
-    assert ("fsn1", "fsn1 — Falkenstein (DE)") in options.options("hcloud.locations")
-    assert [value for value, _ in options.options("hcloud.images")] == [
+    assert ("fsn1", "fsn1 — Falkenstein (DE)") in input_options.options("hcloud.locations")
+    assert [value for value, _ in input_options.options("hcloud.images")] == [
         "debian-12",
         "ubuntu-22.04",
         "ubuntu-24.04",
@@ -177,7 +177,7 @@ def test_it_lists_options_and_prices_once_per_cache_period(fake: HcloudFake) -> 
     assert hc.price_for("ccx13", "hel1") is None  # not offered there
     listed = len([e for e in fake.exchanges if e.path == "/server_types"])
 
-    options.options("hcloud.server_types")
+    input_options.options("hcloud.server_types")
     hc.price_for("cx22", "fsn1")
 
     assert len([e for e in fake.exchanges if e.path == "/server_types"]) == listed
@@ -186,7 +186,7 @@ def test_it_lists_options_and_prices_once_per_cache_period(fake: HcloudFake) -> 
 def test_it_leaves_out_server_types_deprecated_everywhere_and_explains_per_location(
     fake: HcloudFake,
 ) -> None:
-    offered = [value for value, _ in options.options("hcloud.server_types")]
+    offered = [value for value, _ in input_options.options("hcloud.server_types")]
 
     assert "cx11" not in offered  # the fake deprecates cx11 in every location
     assert "cx21" in offered  # deprecated in fsn1 only
@@ -203,8 +203,8 @@ def test_it_leaves_out_server_types_deprecated_everywhere_and_explains_per_locat
 def test_it_reports_options_unavailable_when_the_api_is_down(fake: HcloudFake) -> None:
     fake.fail_next(503, method="GET", path="/server_types")
 
-    with pytest.raises(options.OptionsUnavailable, match="503|unavailable"):
-        options.options("hcloud.server_types")
+    with pytest.raises(input_options.OptionsUnavailable, match="503|unavailable"):
+        input_options.options("hcloud.server_types")
 
 
 SELECT_FLOW = """
@@ -225,11 +225,11 @@ tasks:
 def test_it_validates_a_dynamic_select_against_the_api(fake: HcloudFake) -> None:
     flow = spec.parse_flow(SELECT_FLOW)
 
-    assert inputs.resolve_inputs(flow, {"server_type": "cpx21"}) == {"server_type": "cpx21"}
-    with pytest.raises(inputs.InputsInvalid) as raised:
-        inputs.resolve_inputs(flow, {"server_type": "cx99"})
+    assert input_types.resolve_inputs(flow, {"server_type": "cpx21"}) == {"server_type": "cpx21"}
+    with pytest.raises(input_types.InputsInvalid) as raised:
+        input_types.resolve_inputs(flow, {"server_type": "cx99"})
     assert "must be one of: cx22, cx32" in raised.value.errors["server_type"]
-    assert [v for v, _ in inputs.choices(flow.inputs[0])][:2] == ["cx22", "cx32"]
+    assert [v for v, _ in input_types.choices(flow.inputs[0])][:2] == ["cx22", "cx32"]
 
 
 def test_it_rejects_an_unknown_options_provider_at_load() -> None:

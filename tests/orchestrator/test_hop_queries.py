@@ -9,8 +9,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from orchestrator import engine, handoff, spec, worker
-from orchestrator.models import State, TaskRun
+from orchestrator.executor import handoff, walker
+from orchestrator.flowmodel import spec
+from orchestrator.state.models import State, TaskRun
+from orchestrator.worker import task_runs
 
 LENGTH = 40
 _TRANSACTION = re.compile(r"^(BEGIN|COMMIT|ROLLBACK)\b")
@@ -26,12 +28,12 @@ def _flow(reads_outputs_at: int | None = None) -> spec.Flow:
 
 def _queries_per_step(flow: spec.Flow) -> list[int]:
     """Run every step in this thread, one ``execute`` each (as if every step came from the broker)."""
-    execution = engine.start_execution(flow, {})
+    execution = walker.start_execution(flow, {})
     counts = []
     for _ in range(LENGTH):
         run = TaskRun.objects.get(execution=execution, state=State.CREATED)
         with CaptureQueriesContext(connection) as captured:
-            assert worker.execute(str(run.pk))
+            assert task_runs.execute(str(run.pk))
         # Statements only: BEGIN/COMMIT are two transactions either way (claim, then finish + advance).
         counts.append(sum(1 for q in captured.captured_queries if not _TRANSACTION.match(q["sql"])))
     execution.refresh_from_db()
@@ -63,15 +65,15 @@ def test_a_step_loads_the_other_runs_only_when_its_templates_read_them(
 def test_a_handed_off_step_is_claimed_where_it_is_created(settings: Any, unconsumed_queue: str) -> None:
     """Inside a delivery the next run is claimed in the transaction that creates it: no claim of its own."""
     settings.PORTICO_HANDOFF_SECONDS = 60
-    execution = engine.start_execution(_flow(), {})
+    execution = walker.start_execution(_flow(), {})
     first = TaskRun.objects.get(execution=execution, state=State.CREATED)
     statements: list[int] = []
     for item in handoff.runs(str(first.pk), claim={"worker_task_id": "delivery-1", "worker": "w/1"}):
         with CaptureQueriesContext(connection) as captured:
             if isinstance(item, TaskRun):
-                worker.run_claimed(item)
+                task_runs.run_claimed(item)
             else:
-                assert worker.execute(item)
+                assert task_runs.execute(item)
         sql = [q["sql"] for q in captured.captured_queries]
         statements.append(sum(1 for text in sql if not _TRANSACTION.match(text)))
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.inputs import (
+from orchestrator.flowmodel.input_types import (
     InputError,
     InputsInvalid,
     mask_inputs,
@@ -16,8 +16,8 @@ from orchestrator.inputs import (
     resolve_inputs,
     secret_ids,
 )
-from orchestrator.masking import MASK
-from orchestrator.spec import InputSpec, load_flow, parse_flow
+from orchestrator.flowmodel.masking import MASK
+from orchestrator.flowmodel.spec import InputSpec, load_flow, parse_flow
 
 FLOWS = Path(__file__).parent.parent / "flows" / "valid"
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from orchestrator import control, engine, flow_repository, spec
-from orchestrator.models import TERMINAL, Execution, KeyValue, State, TaskRun
+from orchestrator.executor import control, walker
+from orchestrator.flowmodel import flow_repository, spec
+from orchestrator.state.models import TERMINAL, Execution, KeyValue, State, TaskRun
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -184,7 +185,7 @@ def test_it_fails_a_subflow_of_an_unknown_flow(run_flow: Any, children: None) ->
 
 def test_it_kills_the_children_with_the_parent(celery_worker: Any, children: None) -> None:
     flow = spec.parse_flow(parent_flow("sleepy"))
-    execution = engine.start_execution(flow, {})
+    execution = walker.start_execution(flow, {})
     deadline = time.monotonic() + 20
     while not TaskRun.objects.filter(
         execution__parent=execution, task_id="nap", state=State.RUNNING

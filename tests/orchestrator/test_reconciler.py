@@ -14,8 +14,10 @@ import pytest
 import redis
 from django.conf import settings
 
-from orchestrator import engine, reconciler, spec, worker
-from orchestrator.models import Execution, LogLine, State, TaskRun
+from orchestrator.executor import walker
+from orchestrator.flowmodel import spec
+from orchestrator.state.models import Execution, LogLine, State, TaskRun
+from orchestrator.worker import reconciler, task_runs
 from portal.celery import app as celery_app
 
 
@@ -35,7 +37,7 @@ def lost_messages(redis_url: str) -> Iterator[None]:
 
 
 def start(text: str) -> Execution:
-    return engine.start_execution(spec.parse_flow(text, file="test.yml"), {})
+    return walker.start_execution(spec.parse_flow(text, file="test.yml"), {})
 
 
 def run_of(execution: Execution, task_id: str) -> TaskRun:
@@ -121,7 +123,7 @@ afterExecution:
     message: "after {{ execution.state }}"
 """
         )
-        worker.execute(str(run_of(execution, "main").pk))  # as a worker would; notify's dispatch is lost
+        task_runs.execute(str(run_of(execution, "main").pk))  # as a worker would; notify's dispatch is lost
     execution.refresh_from_db()
     assert execution.state == State.SUCCESS
     assert run_of(execution, "notify").state == State.CREATED

@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from orchestrator import registry
-from orchestrator.plugins import core  # noqa: F401  (registers the core types)
-from orchestrator.registry import StepError, lookup
+from orchestrator.flowmodel import task_api
+from orchestrator.flowmodel.task_api import StepError, lookup
 
 
 @dataclass
@@ -68,14 +67,14 @@ def test_it_refuses_short_aliases_claimed_by_two_types() -> None:
         model_config = ConfigDict(extra="forbid")
 
     try:
-        registry.register("tests.registry.one.Twin", props=Props)(lambda props, ctx: {})
+        task_api.register("tests.registry.one.Twin", props=Props)(lambda props, ctx: {})
         assert lookup("Twin").name == "tests.registry.one.Twin"
-        registry.register("tests.registry.two.Twin", props=Props)(lambda props, ctx: {})
+        task_api.register("tests.registry.two.Twin", props=Props)(lambda props, ctx: {})
         assert lookup("Twin") is None
         assert lookup("tests.registry.one.Twin").name == "tests.registry.one.Twin"
     finally:
-        registry.unregister("tests.registry.one.Twin")
-        registry.unregister("tests.registry.two.Twin")
+        task_api.unregister("tests.registry.one.Twin")
+        task_api.unregister("tests.registry.two.Twin")
     assert lookup("tests.registry.one.Twin") is None
 
 
@@ -87,12 +86,12 @@ def test_it_describes_flowables() -> None:
 
 
 def test_it_serves_json_schema_from_the_props_model() -> None:
-    schema = registry.json_schema("Log")
+    schema = task_api.json_schema("Log")
     assert schema["title"] == "io.kestra.plugin.core.log.Log"
     assert schema["required"] == ["message"]
     assert schema["additionalProperties"] is False
     assert schema["properties"]["level"]["default"] == "INFO"
-    assert registry.json_schema("Nope") is None
+    assert task_api.json_schema("Nope") is None
 
 
 def test_log_writes_one_line_per_message() -> None:

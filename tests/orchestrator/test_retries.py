@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
-from orchestrator import retries, spec
-from orchestrator.models import Execution, LogLine, State
-from orchestrator.retries import RetryPolicy, delay, next_retry_at, policy_for
+from orchestrator.executor import retries
+from orchestrator.executor.retries import RetryPolicy, delay, next_retry_at, policy_for
+from orchestrator.flowmodel import spec
+from orchestrator.state.models import Execution, LogLine, State
+from orchestrator.worker import reconciler
 from tests.conftest import wait_for
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -248,7 +250,8 @@ tasks:
 @pytest.mark.django_db(transaction=True)
 def test_it_holds_no_worker_while_a_retry_waits(run_flow: Any) -> None:
     """Two executions share the one test worker: the second finishes while the first waits 2 s."""
-    from orchestrator import engine, inputs
+    from orchestrator.executor import walker
+    from orchestrator.flowmodel import input_types
 
     waiting = spec.parse_flow(
         """
@@ -264,12 +267,12 @@ tasks:
     quick = spec.parse_flow(
         "id: quick\nnamespace: tests.retries\ntasks:\n  - id: q\n    type: Return\n    format: x\n"
     )
-    slow = engine.start_execution(waiting, inputs.resolve_inputs(waiting, {}))
+    slow = walker.start_execution(waiting, input_types.resolve_inputs(waiting, {}))
     deadline = time.monotonic() + 10
     while not slow.task_runs.filter(state=State.RETRYING).exists():
         assert time.monotonic() < deadline, "the first attempt never failed"
         time.sleep(0.02)
-    fast = wait_for(engine.start_execution(quick, {}), timeout=10)
+    fast = wait_for(walker.start_execution(quick, {}), timeout=10)
 
     slow.refresh_from_db()
     assert fast.state == State.SUCCESS
@@ -338,7 +341,7 @@ tasks:
 def test_it_wakes_a_retry_whose_message_was_lost_from_the_periodic_sweep(celery_worker: Any) -> None:
     from django.utils import timezone
 
-    from orchestrator import engine
+    from orchestrator.executor import walker
 
     flow = spec.parse_flow(
         """
@@ -351,7 +354,7 @@ tasks:
     retry: {type: constant, interval: PT1H, maxAttempt: 2}
 """
     )
-    execution = engine.start_execution(flow, {})
+    execution = walker.start_execution(flow, {})
     deadline = time.monotonic() + 10
     while not execution.task_runs.filter(state=State.RETRYING).exists():
         assert time.monotonic() < deadline
@@ -359,7 +362,7 @@ tasks:
     # As if the hour had passed and the countdown message had been lost with the broker.
     execution.task_runs.update(wake_at=timezone.now() - timedelta(minutes=1))
 
-    assert engine.redispatch_stale(older_than=timedelta(minutes=5)) >= 1
+    assert reconciler.redispatch_stale(older_than=timedelta(minutes=5)) >= 1
 
     assert wait_for(execution, timeout=15).state == State.SUCCESS
     assert execution.task_runs.get().attempts == 2
@@ -401,6 +404,6 @@ def test_it_retries_an_after_execution_task_of_an_ended_execution(celery_worker:
 
 
 def run_flow_text(text: str) -> Execution:
-    from orchestrator import engine
+    from orchestrator.executor import walker
 
-    return engine.start_execution(spec.parse_flow(text), {})
+    return walker.start_execution(spec.parse_flow(text), {})

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from orchestrator import registry
-from orchestrator.spec import FlowError, FlowValidationError, load_flow, parse_flow, parse_inputs
+from orchestrator.flowmodel import task_api
+from orchestrator.flowmodel.spec import FlowError, FlowValidationError, load_flow, parse_flow, parse_inputs
 
 FLOWS = Path(__file__).parent.parent / "flows" / "valid"
 
@@ -267,7 +267,7 @@ def test_it_checks_task_properties_that_hold_input_definitions() -> None:
         model_config = ConfigDict(extra="forbid")
         form: list[dict] = []
 
-    registry.register("tests.spec.Form", props=FormProps, input_props=("form",))(lambda props, ctx: {})
+    task_api.register("tests.spec.Form", props=FormProps, input_props=("form",))(lambda props, ctx: {})
     try:
         text = """\
 id: f
@@ -282,7 +282,7 @@ tasks:
 """
         assert errors_of(text) == ["flows/x.yml:9: tasks[0].form[0].defaults: must be an integer"]
     finally:
-        registry.unregister("tests.spec.Form")
+        task_api.unregister("tests.spec.Form")
 
 
 def test_it_keeps_accepted_kestra_keys_and_after_execution_tasks() -> None:
@@ -291,3 +291,12 @@ def test_it_keeps_accepted_kestra_keys_and_after_execution_tasks() -> None:
     assert [t.id for t in flow.after_execution] == ["announce"]
     assert [t.id for t in flow.walk_tasks()] == ["pick", "announce"]
     assert flow.input_map["zone"].required is False
+
+
+@pytest.mark.parametrize("kind", ["[a, b]", "{x: 1}"])
+def test_it_refuses_a_retry_type_that_is_not_a_name(kind: str) -> None:
+    text = "id: f\nnamespace: n\ntasks:\n  - id: t\n    type: Log\n    message: hi\n"
+    text += f"    retry: {{type: {kind}}}\n"
+    with pytest.raises(FlowValidationError) as caught:
+        parse_flow(text, file="f.yml")
+    assert "tasks[0].retry.type: unknown retry type" in str(caught.value)

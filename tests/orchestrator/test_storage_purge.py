@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from orchestrator import engine, inputs, spec, storage, storage_purge
-from orchestrator.models import Execution, State
+from orchestrator.executor import walker
+from orchestrator.flowmodel import input_types, spec, storage
+from orchestrator.scheduler import storage_purge
+from orchestrator.state.models import Execution, State
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -62,8 +64,9 @@ def run(text: str, data: bytes, state: State) -> Execution:
     flow = spec.parse_flow(text, file="t.yml")
     execution_id = uuid.uuid4()
     prefix = storage.execution_prefix(flow.namespace, flow.id, execution_id)
-    values = inputs.resolve_inputs(flow, {"f": inputs.FileUpload("a.txt", data)}, files_prefix=prefix)
-    return wait_until(engine.start_execution(flow, values, execution_id=execution_id), state)
+    upload = input_types.FileUpload("a.txt", data)
+    values = input_types.resolve_inputs(flow, {"f": upload}, files_prefix=prefix)
+    return wait_until(walker.start_execution(flow, values, execution_id=execution_id), state)
 
 
 def age(execution: Execution, days: int) -> None:
@@ -119,7 +122,7 @@ def test_it_deletes_old_uploads_nobody_uses_and_keeps_the_others(celery_worker: 
     fresh = old_upload(b"fresh", 1)
     used = old_upload(b"used", 31)
     flow = spec.parse_flow(PAUSING, file="t.yml")
-    wait_until(engine.start_execution(flow, {"f": used}), State.PAUSED)
+    wait_until(walker.start_execution(flow, {"f": used}), State.PAUSED)
 
     result = storage_purge.purge()
 

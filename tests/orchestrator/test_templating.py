@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.templating import TemplateError, render, render_string
+from orchestrator.flowmodel.templating import TemplateError, render, render_string
 
 CONTEXT: dict[str, Any] = {
     "inputs": {"name": "world", "count": 3, "my-key": "dashed", "tags": ["a", "b"]},

@@ -20,10 +20,12 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from orchestrator import engine, inputs, masking, spec, terraform_state
-from orchestrator.models import Execution, LogLine, State, TaskRun
-from orchestrator.plugins import terraform as tf
-from orchestrator.registry import StepError
+from orchestrator.executor import walker
+from orchestrator.flowmodel import input_types, masking, spec
+from orchestrator.flowmodel.task_api import StepError
+from orchestrator.plugins.terraform import state_location
+from orchestrator.plugins.terraform import tasks as tf
+from orchestrator.state.models import Execution, LogLine, State, TaskRun
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
@@ -75,11 +77,11 @@ def key() -> str:
 
 def state_resources(module: str, state_key: str) -> list[dict[str, Any]]:
     """The resources Terraform recorded, read from where the backend keeps them."""
-    location = terraform_state.location(module, state_key)
+    location = state_location.location(module, state_key)
     if location.kind == "pg":
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT data FROM {terraform_state.schema_name(module)}.states WHERE name = %s", [state_key]
+                f"SELECT data FROM {state_location.schema_name(module)}.states WHERE name = %s", [state_key]
             )
             row = cursor.fetchone()
         data = json.loads(row[0]) if row else {}
@@ -169,7 +171,7 @@ def test_it_plans_applies_reads_and_destroys_the_sandbox(run_flow: Any) -> None:
     assert state_resources("sandbox-server", state_key) == []
     assert any("Apply complete! Resources: 1 added" in m for m in messages(execution))
     # Nothing of a run's working copy (tfvars, backend config with the DB URL) is left behind.
-    assert list((terraform_state.state_root() / ".work").iterdir()) == []
+    assert list((state_location.state_root() / ".work").iterdir()) == []
 
 
 def test_it_gives_the_same_name_the_same_fake_server(run_flow: Any) -> None:
@@ -407,7 +409,7 @@ tasks:
 """.replace("@KEY@", state_key),
         file="slow.yml",
     )
-    execution = engine.start_execution(flow, inputs.resolve_inputs(flow, {}))
+    execution = walker.start_execution(flow, input_types.resolve_inputs(flow, {}))
     deadline = time.monotonic() + TIMEOUT
     while not LogLine.objects.filter(execution=execution, message__contains="local-exec").exists():
         assert time.monotonic() < deadline, "the worker's apply never reached its provisioner"

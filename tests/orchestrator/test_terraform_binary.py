@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from orchestrator import masking, terraform_runner
-from orchestrator.models import State
+from orchestrator.flowmodel import masking
+from orchestrator.plugins.terraform import runner
+from orchestrator.state.models import State
 from tests.orchestrator.test_terraform import (  # noqa: F401  (terraform_dirs: autouse fixture)
     LIFECYCLE,
     SLOW_MODULE,
@@ -164,8 +165,8 @@ tasks:
     plan = runs_of(execution)["plan"]
     assert execution.state == State.FAILED and plan.attempts == 1
     assert "no-such-terraform' is not an executable file" in plan.error
-    with pytest.raises(terraform_runner.RunnerError) as raised:
-        terraform_runner.binary()
+    with pytest.raises(runner.RunnerError) as raised:
+        runner.binary()
     assert raised.value.permanent
 
 
@@ -180,17 +181,17 @@ def test_it_streams_lines_and_interrupts_the_binary_when_the_task_stops(binary: 
     (workdir / "terraform.tfvars.json").write_text(json.dumps({"name": "interrupted"}))
     seen: list[str] = []
 
-    def on_line(command: terraform_runner.Command, stream: str, line: str) -> None:
+    def on_line(command: runner.Command, stream: str, line: str) -> None:
         seen.append(line)
         if "Creating..." in line:  # mid-apply, while the provisioner sleeps: the task is killed
             raise Stop
 
     started = time.monotonic()
     with pytest.raises(Stop):
-        terraform_runner.run_batch(
+        runner.run_batch(
             [
-                terraform_runner.Command(("init", "-input=false", "-no-color")),
-                terraform_runner.Command(("apply", "-input=false", "-no-color", "-auto-approve")),
+                runner.Command(("init", "-input=false", "-no-color")),
+                runner.Command(("apply", "-input=false", "-no-color", "-auto-approve")),
             ],
             cwd=workdir,
             on_line=on_line,

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
-from orchestrator import engine, inputs, reconciler, retries, spec
-from orchestrator.models import TERMINAL, LogLine, State, TaskRun
+from orchestrator.executor import retries, walker
+from orchestrator.flowmodel import input_types, spec
+from orchestrator.state.models import TERMINAL, LogLine, State, TaskRun
+from orchestrator.worker import reconciler
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -235,7 +237,7 @@ tasks:
 
 def _start(text: str) -> Any:
     flow = spec.parse_flow(text, file="test.yml")
-    return engine.start_execution(flow, inputs.resolve_inputs(flow, {}))
+    return walker.start_execution(flow, input_types.resolve_inputs(flow, {}))
 
 
 def _until_ended(execution: Any, *, every: Callable[[], Any], timeout: float = 15.0) -> Any:

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from django_celery_beat.models import PeriodicTask
 
-from orchestrator import spec, triggers
-from orchestrator.models import State, Trigger
+from orchestrator.flowmodel import spec
+from orchestrator.scheduler import triggers
+from orchestrator.state.models import State, Trigger
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from django_celery_beat.models import PeriodicTask
 
-from orchestrator import spec, triggers
-from orchestrator.models import Execution, State, Trigger
+from orchestrator.flowmodel import spec
+from orchestrator.scheduler import triggers
+from orchestrator.state.models import Execution, State, Trigger
 from tests.conftest import wait_for
 
 SCHEDULED = """

@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
-from orchestrator import control, engine, retries, spec, working_directory
-from orchestrator.models import Execution, LogLine, State, TaskRun
+from orchestrator.executor import control, retries, walker
+from orchestrator.flowmodel import spec
+from orchestrator.state.models import Execution, LogLine, State, TaskRun
+from orchestrator.worker import working_directory
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
@@ -210,7 +212,7 @@ def test_killing_stops_a_child_waiting_for_its_next_attempt(celery_worker: Any) 
 """),
         file="t.yml",
     )
-    execution = engine.start_execution(flow, {})
+    execution = walker.start_execution(flow, {})
     deadline = time.monotonic() + 10
     while not TaskRun.objects.filter(execution=execution, task_id="flaky", state=State.RETRYING).exists():
         assert time.monotonic() < deadline, "the child never waited for a retry"

@@ -106,7 +106,7 @@ triggers:
 def test_it_syncs_the_triggers_of_catalog_flows_and_keeps_them_for_a_broken_edit(flows_dir):
     from django_celery_beat.models import PeriodicTask
 
-    from orchestrator.models import Trigger
+    from orchestrator.state.models import Trigger
 
     (flows_dir / "nightly.yml").write_text(SCHEDULED_FLOW)
     sync_flows(flows_dir)

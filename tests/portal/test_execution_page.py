@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from orchestrator import engine
-from orchestrator.inputs import resolve_inputs, secret_ids
-from orchestrator.models import Execution, LogLine, State, TaskRun
-from orchestrator.spec import parse_flow
+from orchestrator.executor import walker
+from orchestrator.flowmodel.input_types import resolve_inputs, secret_ids
+from orchestrator.flowmodel.spec import parse_flow
+from orchestrator.state.models import Execution, LogLine, State, TaskRun
 from portal.audit.models import AuditEvent
 from portal.requests.models import RequestState, ResourceRequest
 from portal.requests.services import REQUEST_LABEL
@@ -126,7 +126,7 @@ def _run_request(
         cost_center=cost_center,
         state=RequestState.APPROVED,
     )
-    execution = engine.start_execution(flow, resolved, labels={REQUEST_LABEL: str(request.pk)})
+    execution = walker.start_execution(flow, resolved, labels={REQUEST_LABEL: str(request.pk)})
     ResourceRequest.objects.filter(pk=request.pk).update(execution=execution)
     return request, wait_for(execution)
 
@@ -333,7 +333,7 @@ def test_it_lets_the_requester_kill_their_running_execution(
         cost_center=plat,
         state=RequestState.APPROVED,
     )
-    execution = engine.start_execution(flow, {}, labels={REQUEST_LABEL: str(request.pk)})
+    execution = walker.start_execution(flow, {}, labels={REQUEST_LABEL: str(request.pk)})
     nap = TaskRun.objects.filter(execution=execution, task_id="nap", state=State.RUNNING)
     _wait_until(nap.exists, what="nap running")
     client.force_login(alice)
@@ -455,7 +455,7 @@ tasks:
 
 @pytest.fixture
 def child_flow_lookup() -> Any:
-    from orchestrator import flow_repository
+    from orchestrator.flowmodel import flow_repository
 
     child = parse_flow(CHILD_FLOW, "child.yml")
 

@@ -13,7 +13,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from orchestrator import storage, storage_purge
+from orchestrator.flowmodel import storage
+from orchestrator.scheduler import storage_purge
 from portal.catalog.models import CatalogFlow
 from portal.catalog.services import sync_flows
 from portal.requests.forms import FlowRequestForm

@@ -1,4 +1,5 @@
-"""The request form: one widget per input type, validation by orchestrator.inputs, values kept on error."""
+"""The request form: one widget per input type, validation by orchestrator.flowmodel.input_types,
+values kept on error."""
 
 from __future__ import annotations
 

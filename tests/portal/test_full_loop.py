@@ -9,7 +9,7 @@ import pytest
 from django.db import connections
 from django.urls import reverse
 
-from orchestrator.models import Execution
+from orchestrator.state.models import Execution
 from portal.approvals import services as approvals
 from portal.approvals.models import Decision
 from portal.audit.models import AuditEvent

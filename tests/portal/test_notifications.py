@@ -6,8 +6,9 @@ from functools import partial
 
 import pytest
 
-from orchestrator.models import State
+from orchestrator.state.models import State
 from portal.approvals import services as approvals
+from portal.notifications.services import SEND_REQUEST_EMAIL
 from portal.notifications.tasks import send_request_email_task
 from portal.requests.services import submit_request, sync_request_with_execution
 
@@ -20,9 +21,10 @@ def _deliver(callbacks) -> list[tuple]:
     """Run the notification tasks queued on commit (as a worker would) and return their arguments."""
     sent = []
     for callback in callbacks:
-        if isinstance(callback, partial) and callback.func == send_request_email_task.delay:
-            send_request_email_task.apply(args=callback.args)
-            sent.append(callback.args)
+        if isinstance(callback, partial) and callback.args == (SEND_REQUEST_EMAIL,):
+            args = callback.keywords["args"]
+            send_request_email_task.apply(args=args)
+            sent.append(args)
     return sent
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from orchestrator.inputs import InputsInvalid
-from orchestrator.masking import MASK
-from orchestrator.models import Execution
+from orchestrator.flowmodel.input_types import InputsInvalid
+from orchestrator.flowmodel.masking import MASK
+from orchestrator.state.models import Execution
+from portal.approvals import selectors as approval_selectors
 from portal.approvals import services as approvals
 from portal.approvals.models import Decision, Outcome
 from portal.audit.models import AuditEvent
@@ -118,3 +119,18 @@ def test_it_auto_approves_flows_without_approval(catalog, alice, plat):
         "requested",
         "auto-approved",
     ]
+
+
+def test_it_queues_pending_requests_oldest_first_with_secrets_masked(pending, catalog, bob, charlie, plat):
+    later = submit_request(
+        requester=bob, catalog_flow=catalog["all-inputs"], data=dict(VALID_INPUTS), cost_center=plat
+    )
+    submit_request(requester=bob, catalog_flow=catalog["quick"], data={}, cost_center=plat)  # auto-approved
+
+    queue = approval_selectors.queue()
+
+    assert [request.pk for request, _ in queue] == [pending.pk, later.pk]
+    assert queue[0][1]["token"] == MASK and queue[0][1]["name"] == "web-1"
+    assert approval_selectors.pending_count() == 2
+    approvals.reject(later.pk, acting_user=charlie)
+    assert approval_selectors.pending_count() == 1

@@ -18,7 +18,7 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
-from orchestrator.hcloud_fake import HcloudFake
+from hcloud_fake import HcloudFake
 from portal.approvals import services as approvals
 from portal.audit.models import AuditEvent
 from portal.audit.services import verify_chain

@@ -1,4 +1,5 @@
-"""``manage.py execution resume|kill|restart|replay ID``: the operator actions of ``orchestrator.control``.
+"""``manage.py execution resume|kill|restart|replay ID``: the operator actions of
+``orchestrator.executor.control``.
 
 They only change state and enqueue work (a running worker does the rest), so they return at once and
 print ``{"id", "state", "changed"}`` as JSON; exit 1 when nothing changed or the request was refused.
@@ -12,9 +13,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from orchestrator import control
-from orchestrator import inputs as flow_inputs
-from orchestrator.models import Execution
+from orchestrator.executor import control
+from orchestrator.flowmodel import input_types
+from orchestrator.state.models import Execution
 
 
 class Command(BaseCommand):
@@ -46,7 +47,7 @@ class Command(BaseCommand):
             else:
                 replayed = control.replay(execution_id, options["from_task"], acting_user="cli")
                 execution_id, changed = replayed.pk, True
-        except flow_inputs.InputsInvalid as exc:
+        except input_types.InputsInvalid as exc:
             for input_id, message in exc.errors.items():
                 self.stderr.write(f"input '{input_id}': {message}")
             sys.exit(1)

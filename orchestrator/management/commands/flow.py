@@ -20,10 +20,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db.models import F
 
-from orchestrator import engine, masking, spec, storage
-from orchestrator import inputs as flow_inputs
-from orchestrator.localworker import consuming_workers, local_worker
-from orchestrator.models import TERMINAL, Execution, State
+from orchestrator.executor import walker
+from orchestrator.flowmodel import input_types, masking, spec, storage
+from orchestrator.state import logs
+from orchestrator.state.models import TERMINAL, Execution, State
+from orchestrator.worker import embedded_redis
+from orchestrator.worker.local_worker import consuming_workers, local_worker
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -43,10 +45,10 @@ def _flow_files(paths: list[str]) -> list[str]:
     return files
 
 
-def _upload(path: str) -> flow_inputs.FileUpload:
+def _upload(path: str) -> input_types.FileUpload:
     """``--input f=@PATH``: the local file, to be stored as the FILE input (curl's ``@`` convention)."""
     source = Path(path).expanduser()
-    return flow_inputs.FileUpload(name=source.name, data=source.read_bytes())
+    return input_types.FileUpload(name=source.name, data=source.read_bytes())
 
 
 def _masked(value: Any, secrets: list[str]) -> Any:
@@ -139,10 +141,10 @@ class Command(BaseCommand):
                     return EXIT_USAGE
         execution_id = uuid.uuid4()
         try:
-            values = flow_inputs.resolve_inputs(
+            values = input_types.resolve_inputs(
                 flow, raw, files_prefix=storage.execution_prefix(flow.namespace, flow.id, execution_id)
             )
-        except flow_inputs.InputsInvalid as exc:
+        except input_types.InputsInvalid as exc:
             for input_id, message in exc.errors.items():
                 self.stderr.write(f"input '{input_id}': {message}")
             return EXIT_FAILED
@@ -151,7 +153,6 @@ class Command(BaseCommand):
         with ExitStack() as stack:
             fresh_broker = False
             if settings.USES_EMBEDDED_REDIS:
-                from orchestrator import embedded_redis  # the broker this process may own
 
                 embedded_redis.ensure_running()
                 stack.callback(embedded_redis.shutdown)
@@ -164,10 +165,10 @@ class Command(BaseCommand):
             ):
                 stack.enter_context(local_worker(app, queue))
             try:
-                execution = engine.start_execution(
+                execution = walker.start_execution(
                     flow, values, trigger={"type": "cli"}, execution_id=execution_id
                 )
-            except engine.FlowDisabled as exc:
+            except walker.FlowDisabled as exc:
                 self.stderr.write(str(exc))
                 return EXIT_FAILED
             try:
@@ -175,7 +176,7 @@ class Command(BaseCommand):
             except KeyboardInterrupt:
                 self.stderr.write(f"interrupted; execution {execution.pk} continues without this process")
                 return 130
-        secrets = engine.secret_values(execution, flow)
+        secrets = logs.secret_values(execution, flow)
         if options["json"]:
             self.stdout.write(json.dumps(_masked(self._result(execution), secrets), indent=2))
         else:

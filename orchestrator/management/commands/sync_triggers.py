@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from orchestrator.triggers import sync_directory
+from orchestrator.scheduler.triggers import sync_directory
 
 
 class Command(BaseCommand):

@@ -1,0 +1,17 @@
+"""State-change signals: how the portal learns about executions without the orchestrator importing it.
+
+Both are sent by ``engine.transition`` *inside* the transaction that writes the change, so a receiver's
+writes (an audit row, a request state) commit or roll back with it. Receivers that talk to the outside
+world (email, HTTP) must defer that work with ``transaction.on_commit``.
+
+``old`` is None when the row was just created (``new`` is then CREATED).
+"""
+
+from django.dispatch import Signal
+
+# sender=Execution; kwargs: execution, old (str | None), new (str)
+execution_state_changed = Signal()
+# sender=TaskRun; kwargs: taskrun, old (str | None), new (str)
+taskrun_state_changed = Signal()
+# sender=Trigger; kwargs: trigger (its ``enabled`` already changed, in the sending transaction)
+trigger_enabled_changed = Signal()

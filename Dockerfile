@@ -14,6 +14,7 @@ WORKDIR /app
 COPY pyproject.toml ./
 COPY portal ./portal
 COPY orchestrator ./orchestrator
+COPY hcloud_fake ./hcloud_fake
 RUN pip install .
 
 # Settings find templates, static files, flows and Terraform modules beside the package (BASE_DIR): run

@@ -4,7 +4,7 @@ Usage: ``python -m tests.compat ../shared/kestra-flows``. Every file in ``valid/
 fail only with "... is not supported yet"; every file in ``invalid/`` must be rejected. Exit status 1
 when a valid flow fails for another reason (a parser bug) or an invalid flow is accepted. Then the
 flows Kestra's tests execute are run through ``flow run --json`` and compared with what those tests
-assert (``tests.compat.runner``); execution mismatches are reported, not fatal.
+assert (``tests.compat.runner``); any mismatch, or a selected flow that could not run, exits 1 too.
 """
 
 from __future__ import annotations
@@ -162,9 +162,18 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         prepare_django(stack)  # some task types need the models; a private DB unless configured
         report = check(args.corpus)
         print_report(report)
-        if args.run:
-            run_executions(report.loaded, args.corpus)  # mismatches are reported, not fatal
-    return 0 if report.ok else 1
+        ran = run_executions(report.loaded, args.corpus) if args.run else None
+    return exit_status(report, ran)
+
+
+def exit_status(report: Report, ran: RunReport | None) -> int:
+    """1 when a valid flow is broken, an invalid one accepted, or any run differs from what Kestra's
+    tests assert (or could not be executed): an oracle that cannot fail proves nothing."""
+    if not report.ok:
+        return 1
+    if ran is not None and (ran.mismatches or ran.executed < ran.selected):
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

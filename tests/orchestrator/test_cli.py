@@ -228,3 +228,34 @@ def test_it_runs_the_bundled_hello_kestra_flow(cli_env: dict[str, str]) -> None:
     assert data["state"] == "SUCCESS"
     assert [run["state"] for run in data["taskRuns"]] == ["SUCCESS"]
     assert LogLine.objects.get(execution_id=data["id"]).message == "Hallo von Kestra"
+
+
+def test_it_runs_on_a_fresh_data_dir_by_migrating_the_embedded_database(tmp_path: Path) -> None:
+    """A fresh clone, no `make up`: no DATABASE_URL, no REDIS_URL, an empty data directory."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(PORTICO_DATA_DIR=str(tmp_path / "fresh"), PORTICO_QUEUE=f"cli-{uuid.uuid4().hex[:10]}")
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "flow", "run", "flows/hello-kestra.yml", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["state"] == "SUCCESS"
+    assert (tmp_path / "fresh" / "portico.sqlite3").is_file()
+
+
+def test_it_names_the_command_when_an_external_database_is_not_migrated(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    empty = tmp_path / "empty.sqlite3"
+    empty.touch()
+    result = manage("flow", "run", "flows/hello-kestra.yml", env={**cli_env, "DATABASE_URL": f"sqlite:///{empty}"})
+
+    assert result.returncode == 2
+    assert "run `python manage.py migrate` first" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -83,6 +83,11 @@ def test_it_runs_flows_kestra_tests_execute_and_reports_mismatches(
     compat.print_executions(report, len(loaded), out)
     assert "loaded: 2; runnable with an expectation: 2; executed: 2; matching: 1" in out.getvalue()
     assert "return.yaml  state FAILED != SUCCESS; task runs 1 != 3" in out.getvalue()
+    checked = compat.check(tmp_path)
+    assert compat.exit_status(checked, report) == 1  # a mismatch fails `make compat`
+    matching_only = compat_run.RunReport(selected=1, outcomes=[o for o in report.outcomes if o.matches])
+    assert compat.exit_status(checked, matching_only) == 0
+    assert compat.exit_status(checked, compat_run.RunReport(selected=2, outcomes=matching_only.outcomes)) == 1
 
 
 REQUIRED_BUT_UNCHECKED = """

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 import uuid
@@ -17,7 +18,10 @@ from typing import Any
 
 from celery import current_app
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db.migrations.executor import MigrationExecutor
 from django.db.models import F
 
 from orchestrator.executor import walker
@@ -113,6 +117,24 @@ class Command(BaseCommand):
 
     # --- run ---------------------------------------------------------------------------------------
 
+    def _database_ready(self) -> bool:
+        """``flow run`` works on a fresh clone: the embedded database (no ``DATABASE_URL``) is created
+        and migrated here; an external one is never migrated behind its owner's back, only named."""
+        try:
+            executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+        except DatabaseError as exc:
+            self.stderr.write(f"cannot reach the database: {str(exc).strip().splitlines()[-1]}")
+            return False
+        if not executor.migration_plan(executor.loader.graph.leaf_nodes()):
+            return True
+        if not os.environ.get("DATABASE_URL"):
+            call_command("migrate", interactive=False, verbosity=0)
+            return True
+        self.stderr.write(
+            "the database has unapplied migrations: run `python manage.py migrate` first (or `make up`)"
+        )
+        return False
+
     def run(self, options: dict[str, Any]) -> int:
         try:
             flow = spec.load_flow(options["path"])
@@ -120,6 +142,8 @@ class Command(BaseCommand):
             for error in exc.errors:
                 self.stderr.write(str(error))
             return EXIT_FAILED
+        if not self._database_ready():
+            return EXIT_USAGE
         raw: dict[str, Any] = {}
         for item in options["input"]:
             key, sep, value = item.partition("=")

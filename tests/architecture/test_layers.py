@@ -77,6 +77,34 @@ def test_it_finds_no_import_of_a_private_name_across_modules() -> None:
     assert found == []
 
 
+def _module_bindings(tree: ast.Module) -> set[str]:
+    """Names bound to one of our modules (``from orchestrator.executor import walker``)."""
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and _own(node):
+            for alias in node.names:
+                target = f"{node.module}.{alias.name}"
+                if alias.name[:1].islower() and (ROOT / Path(*target.split("."))).with_suffix(".py").exists():
+                    bound.add(alias.asname or alias.name)
+    return bound
+
+
+def test_it_finds_no_private_attribute_read_through_another_module() -> None:
+    found = []
+    for path, tree in _modules(*PRODUCT, "tests"):
+        bound = _module_bindings(tree)
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in bound
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value.id}.{node.attr}")
+    assert found == []
+
+
 def test_it_keeps_django_models_and_celery_out_of_the_flow_model() -> None:
     found = [
         f"{path.relative_to(ROOT)}:{node.lineno}: {name}"

@@ -17,6 +17,7 @@ FAMILIES: tuple[str, ...] = (
     "orchestrator.plugins.core.trigger_types",
     "orchestrator.plugins.terraform.tasks",
     "orchestrator.plugins.hcloud.tasks",
+    "orchestrator.plugins.http.tasks",
 )
 
 

@@ -18,6 +18,8 @@ FAMILIES: tuple[str, ...] = (
     "orchestrator.plugins.terraform.tasks",
     "orchestrator.plugins.hcloud.tasks",
     "orchestrator.plugins.http.tasks",
+    "orchestrator.plugins.notifications.webhooks",
+    "orchestrator.plugins.notifications.mail",
 )
 
 

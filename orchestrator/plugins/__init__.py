@@ -15,6 +15,7 @@ FAMILIES: tuple[str, ...] = (
     "orchestrator.plugins.core.execution",
     "orchestrator.plugins.core.storage",
     "orchestrator.plugins.core.trigger_types",
+    "orchestrator.plugins.core.kv",
     "orchestrator.plugins.terraform.tasks",
     "orchestrator.plugins.hcloud.tasks",
     "orchestrator.plugins.http.tasks",

@@ -118,6 +118,11 @@ def register(
     decorate anything (a class or a stub); their ``run`` is stored as None.
     """
 
+    if props.model_config.get("extra") != "forbid":
+        # Every property a flow sets must be one the type declares: a typo is refused at load, never
+        # accepted and ignored. Third-party plugins are held to the same rule.
+        raise TypeError(f"{name}: the properties model {props.__name__} must set extra='forbid'")
+
     def decorator(fn: Any) -> Any:
         task_type = TaskType(
             name=name,

@@ -136,6 +136,23 @@ def exists(uri: str) -> bool:
         return False
 
 
+def size(uri: str) -> int:
+    """The stored file's size in bytes (``StorageError`` when there is none)."""
+    try:
+        return local_path(uri).stat().st_size
+    except FileNotFoundError:
+        raise StorageError(f"{uri} does not exist") from None
+
+
+def delete(uri: str) -> bool:
+    """Remove the stored file; False when there was none."""
+    try:
+        local_path(uri).unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def modified(uri: str) -> datetime:
     """When ``uri`` was last written (a cache's age)."""
     return datetime.fromtimestamp(local_path(uri).stat().st_mtime, tz=UTC)

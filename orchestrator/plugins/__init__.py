@@ -29,6 +29,7 @@ FAMILIES: tuple[str, ...] = (
     "orchestrator.plugins.core.storage",
     "orchestrator.plugins.core.trigger_types",
     "orchestrator.plugins.core.kv",
+    "orchestrator.plugins.core.files",
     "orchestrator.plugins.terraform.tasks",
     "orchestrator.plugins.hcloud.tasks",
     "orchestrator.plugins.http.tasks",

@@ -32,5 +32,9 @@ lint: $(STAMP)
 compat: $(STAMP)
 	$(PY) -m tests.compat $(SHARED)/kestra-flows
 
+bench: $(STAMP)
+	$(PY) bench/task_types.py
+	$(PY) bench/engine_overhead.py --db sqlite --workers 1 --tasks 50 --executions 20
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

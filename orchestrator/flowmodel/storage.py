@@ -14,6 +14,7 @@ same line for its ``read()`` function.
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -21,6 +22,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
+from orchestrator.flowmodel import namespace_files
 from orchestrator.flowmodel.pebble import PebbleError
 
 
@@ -64,9 +66,20 @@ def _clean(relative: str) -> PurePosixPath:
     return PurePosixPath(*parts)
 
 
+def slug(text: str) -> str:
+    """Kestra's ``Slugify.of``, which it applies to flow and task ids in storage paths: whitespace to
+    ``-``, accents stripped, anything but letters, digits, ``_`` and ``-`` dropped, ``_`` to ``-``,
+    runs of ``-`` collapsed and trimmed, lower case. ``each_split`` is stored as ``each-split``."""
+    text = re.sub(r"\s", "-", text)
+    text = unicodedata.normalize("NFD", text)
+    text = re.sub(r"[^\w-]", "", text, flags=re.ASCII).replace("_", "-")
+    text = re.sub(r"-{2,}", "-", text).strip("-")
+    return text.lower()
+
+
 def flow_prefix(namespace: str, flow_id: str) -> str:
     """``/io/kestra/tests/<flow>``: Kestra stores a namespace as nested folders."""
-    return "/" + str(_clean("/".join([*namespace.split("."), flow_id])))
+    return "/" + str(_clean("/".join([*namespace.split("."), slug(flow_id)])))
 
 
 def execution_prefix(namespace: str, flow_id: str, execution_id: Any) -> str:
@@ -83,7 +96,7 @@ def taskrun_prefix(taskrun: TaskRun) -> str:
     """Where a task run's output files go: ``.../executions/<id>/tasks/<task id>/<run id>``."""
     execution = taskrun.execution
     base = execution_prefix(execution.namespace, execution.flow_id, execution.pk)
-    return f"{base}/tasks/{taskrun.task_id}/{taskrun.pk}"
+    return f"{base}/tasks/{slug(taskrun.task_id)}/{taskrun.pk}"
 
 
 def uri_of(path: str) -> str:
@@ -193,12 +206,16 @@ def read_text(execution: Execution, uri: str) -> str:
 
 
 def reader(execution: Execution) -> Any:
-    """Kestra's template function ``read(uri)`` bound to one execution (errors become template errors)."""
+    """Kestra's template function ``read(...)`` bound to one execution: a ``kestra:///`` URI is a stored
+    file it may read, anything else a file of its namespace (``namespace_files``). Errors become
+    template errors."""
 
     def read_function(uri: Any) -> str:
         try:
-            return read_text(execution, str(uri))
-        except (StorageError, UnicodeDecodeError) as exc:
+            if is_uri(str(uri)):
+                return read_text(execution, str(uri))
+            return namespace_files.read_text(execution.namespace, str(uri))
+        except (StorageError, namespace_files.NamespaceFileError, OSError, UnicodeDecodeError) as exc:
             raise PebbleError(f"read({uri!r}): {exc}") from None
 
     return read_function

@@ -5,6 +5,8 @@ fail only with "... is not supported yet"; every file in ``invalid/`` must be re
 when a valid flow fails for another reason (a parser bug) or an invalid flow is accepted. Then the
 flows Kestra's tests execute are run through ``flow run --json`` and compared with what those tests
 assert (``tests.compat.runner``); any mismatch, or a selected flow that could not run, exits 1 too.
+The figures of the expectation table come first: how many cases check more than the final state, and
+the cases with no Kestra assertion behind their state, each with its reason.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from orchestrator.flowmodel.spec import Flow, FlowValidationError, load_flow
+from tests.compat.expectations import EXPECTATIONS, Expectation
 from tests.compat.runner import Outcome, RunReport, prepare_django, run_all
 
 _UNSUPPORTED = re.compile(r"type '([^']+)' is not supported yet")
@@ -95,6 +98,13 @@ def print_executions(report: RunReport, loaded: int, out: TextIO) -> None:
         f"executed: {report.executed}; matching: {report.matching}",
         file=out,
     )
+    ran = report.cases
+    beyond = sum(case.checks_beyond_state for case in ran)
+    print(
+        f"executed cases: {len(ran)}; checking more than the state: {beyond}; "
+        f"with no Kestra assertion behind the state: {sum(not c.state_asserted for c in ran)}",
+        file=out,
+    )
     for name, why in sorted(report.skipped.items()):
         print(f"  skipped {name}: {why}", file=out)
     mismatches = report.mismatches
@@ -104,6 +114,42 @@ def print_executions(report: RunReport, loaded: int, out: TextIO) -> None:
     print(f"  {'flow':<{width}}  what differs", file=out)
     for outcome in mismatches:
         print(f"  {outcome.file + _variant(outcome):<{width}}  {'; '.join(outcome.problems)}", file=out)
+
+
+def table_figures(table: dict[str, Expectation] | None = None) -> dict[str, int]:
+    """Counts over the whole expectation table (every flow and variant, run here or not)."""
+    cases = [case for e in (table or EXPECTATIONS).values() for case in (e, *e.variants)]
+    return {
+        "cases": len(cases),
+        "beyond_state": sum(c.checks_beyond_state for c in cases),
+        "logs": sum(bool(c.logs) for c in cases),
+        "labels": sum(bool(c.labels) or any(p.startswith("@labels") for p in c.outputs) for c in cases),
+        "attempts": sum(bool(c.attempts) for c in cases),
+        "histories": sum(bool(c.history or c.task_history) for c in cases),
+        "subflows": sum(c.subflows is not None for c in cases),
+        "unasserted": sum(not c.state_asserted for c in cases),
+        "no_kestra_assertion": sum(not c.state_asserted and not c.checks_beyond_state for c in cases),
+    }
+
+
+def print_table(out: TextIO | None = None, table: dict[str, Expectation] | None = None) -> None:
+    """The expectation table's figures, and each case with no Kestra assertion behind its state."""
+    stream = out or sys.stdout
+    figures = table_figures(table)
+    print(file=stream)
+    print(
+        f"expectations: {figures['cases']} cases; checking more than the state: {figures['beyond_state']} "
+        f"(logs {figures['logs']}, labels {figures['labels']}, attempts {figures['attempts']}, "
+        f"state histories {figures['histories']}, started executions {figures['subflows']}); "
+        f"state not asserted by Kestra: {figures['unasserted']}, "
+        f"of which nothing asserted by Kestra at all: {figures['no_kestra_assertion']}",
+        file=stream,
+    )
+    for name, expectation in sorted((table or EXPECTATIONS).items()):
+        for index, case in enumerate((expectation, *expectation.variants)):
+            if not case.state_asserted:
+                tag = f" (variant {index})" if index else ""
+                print(f"  unasserted {name}{tag}: {case.unasserted or '(no reason given)'}", file=stream)
 
 
 def print_report(report: Report, out: TextIO | None = None) -> None:
@@ -162,6 +208,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         prepare_django(stack)  # some task types need the models; a private DB unless configured
         report = check(args.corpus)
         print_report(report)
+        print_table()
         ran = run_executions(report.loaded, args.corpus) if args.run else None
     return exit_status(report, ran)
 

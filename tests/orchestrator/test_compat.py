@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -11,7 +12,18 @@ import pytest
 
 from tests.compat import report as compat
 from tests.compat import runner as compat_run
-from tests.compat.expectations import Expectation
+from tests.compat.expectations import (
+    EXPECTATIONS,
+    Contains,
+    ExecutionId,
+    Expectation,
+    Keys,
+    Listeners,
+    Log,
+    StoredFile,
+    Subflows,
+    TaskRunId,
+)
 
 FLOWS = Path(__file__).parent.parent / "flows"
 
@@ -164,3 +176,212 @@ def test_it_skips_a_flow_whose_subflow_is_not_in_the_corpus(tmp_path: Path) -> N
         "id: switch\nnamespace: io.kestra.tests\ntasks:\n  - {id: hi, type: Log, message: hi}\n"
     )
     assert [path.name for path, _ in compat_run.selected(compat.check(tmp_path).loaded)] == ["task-flow.yaml"]
+
+
+# --- the checks beyond the final state: each one can fail ------------------------------------------
+
+WRONG_LOGS = """
+id: logs
+namespace: io.kestra.tests
+tasks:
+  - {id: t1, type: io.kestra.plugin.core.log.Log, message: "first t1", level: INFO}
+  - {id: t2, type: io.kestra.plugin.core.log.Log, message: "second, but not Kestra's", level: WARN}
+  - {id: t3, type: io.kestra.plugin.core.log.Log, message: "third logs", level: ERROR}
+  - {id: t4, type: io.kestra.plugin.core.log.Log, message: "fourth t4", level: ERROR}
+  - {id: t5, type: io.kestra.plugin.core.log.Log, message: "five"}
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_wrong_log_line_fails_the_run(tmp_path: Path, celery_worker: object) -> None:
+    """Saved as logs.yaml, the table's expectation applies: t1 must log at TRACE, t2 a given message,
+    t4 nothing at all; t3 logs what Kestra's test asserts."""
+    (tmp_path / "valid").mkdir()
+    (tmp_path / "valid" / "logs.yaml").write_text(WRONG_LOGS)
+
+    report = compat_run.run_all(compat.check(tmp_path).loaded, tmp_path, worker=False)
+
+    [mismatch] = report.mismatches
+    problems = "; ".join(mismatch.problems)
+    assert "state" not in problems and "task runs" not in problems
+    assert "no log message 'first t1' of t1 at TRACE (logged: INFO 'first t1')" in problems
+    assert "no log message 'second io.kestra.plugin.core.log.Log' of t2 at WARN" in problems
+    assert "1 log(s) any message of t4 != 0 (ERROR 'fourth t4')" in problems
+    assert "third logs" not in problems
+
+
+LABELS = """
+id: labelled
+namespace: tests
+tasks:
+  - id: set
+    type: io.kestra.plugin.core.execution.Labels
+    labels:
+      taskRunId: "{{ execution.id }}"
+      fixed: "one"
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_wrong_label_fails_and_start_labels_reach_the_execution(
+    tmp_path: Path, celery_worker: object
+) -> None:
+    path = tmp_path / "labelled.yaml"
+    path.write_text(LABELS)
+    case = Expectation(
+        state="SUCCESS",
+        start_labels={"existing": "someValue"},
+        labels={"existing": "someValue", "fixed": "one", "taskRunId": TaskRunId("set")},
+    )
+
+    result = compat_run.run_one(path, case)
+
+    assert result["labels"]["existing"] == "someValue"
+    [problem] = compat_run.compare(case, result)
+    assert problem == f"label taskRunId = {result['id']!r}, expected {result['taskRuns'][0]['id']!r}"
+    wrong = replace(case, labels={"fixed": "two"}, outputs={"@labels": Keys(("existing", "fixed"))})
+    problems = compat_run.compare(wrong, result)
+    assert "label fixed = 'one', expected 'two'" in problems
+    assert "output @labels: unexpected taskRunId" in problems
+
+
+RETRIED = """
+id: retried
+namespace: tests
+tasks:
+  - id: fail
+    type: io.kestra.plugin.core.execution.Fail
+    retry: {type: constant, maxAttempt: 2, interval: PT0.1S}
+outputs:
+  - {id: out, type: STRING, value: "flow output"}
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_wrong_attempt_count_or_output_fails(tmp_path: Path, celery_worker: object) -> None:
+    path = tmp_path / "retried.yaml"
+    path.write_text(RETRIED)
+    case = Expectation(state="FAILED", task_runs=1, attempts={"fail": 2, "@last": 2})
+
+    result = compat_run.run_one(path, case)
+
+    assert compat_run.compare(case, result) == []
+    wrong = replace(case, attempts={"fail": 3, "@last": 1}, task_states={"fail": "FAILED", "other": None})
+    assert compat_run.compare(wrong, result) == ["attempts of fail 2 != 3", "attempts of @last 2 != 1"]
+    assert compat_run.compare(replace(case, task_states={"fail": None}), result) == [
+        "task fail FAILED != None"
+    ]
+
+
+def test_wrong_outputs_histories_logs_and_started_executions_fail() -> None:
+    """``compare`` on a hand-made result: every kind of check reports its own difference."""
+    result = {
+        "id": "exec-1",
+        "state": "SUCCESS",
+        "outputs": {"key": "v", "extra": 1},
+        "labels": {"system.correlationId": "exec-1"},
+        "history": ["CREATED", "RUNNING", "SUCCESS"],
+        "taskRuns": [
+            {
+                "id": "tr-1",
+                "taskId": "pause",
+                "state": "SUCCESS",
+                "attempts": 1,
+                "outputs": {"value": "x"},
+                "history": ["CREATED", "RUNNING", "PAUSED", "RUNNING", "SUCCESS"],
+            },
+        ],
+        "logs": [{"taskRunId": "tr-1", "level": "INFO", "message": "This is my secret: ******"}],
+        "subflows": [
+            {
+                "id": f"child-{n}",
+                "flowId": "child",
+                "state": "FAILED",
+                "taskRuns": [],
+                "inputs": {"items": "a"},
+                "labels": {"system.correlationId": "exec-1"},
+            }
+            for n in range(3)
+        ],
+    }
+    case = Expectation(
+        state="SUCCESS",
+        outputs={"@outputs": Keys(("key",)), "pause.value": "y"},
+        logs=(
+            Log("This is my secret: ********", task="pause"),
+            Log(Contains("secret"), level="WARN", count=1),
+        ),
+        labels={"system.correlationId": ExecutionId()},
+        history=("PAUSED", "SUCCESS"),
+        task_history={"pause": {"PAUSED": 1, "RUNNING": 1}},
+        subflows=Subflows(
+            count=2, flow_id="child", state="SUCCESS", labels={"system.correlationId": ExecutionId()}
+        ),
+    )
+
+    problems = compat_run.compare(case, result)
+
+    assert problems == [
+        "output @outputs: unexpected extra",
+        "output pause.value = 'x', expected 'y'",
+        "no log message 'This is my secret: ********' of pause (logged: INFO 'This is my secret: ******')",
+        "0 log(s) message Contains(text='secret') at WARN != 1",
+        "states CREATED -> RUNNING -> SUCCESS do not pass through PAUSED -> SUCCESS",
+        "pause was RUNNING 2 time(s), expected 1",
+        "subflow executions 3 != 2",
+        "subflow child state FAILED != SUCCESS (and 2 more of 3)",
+    ]
+    fixed = {**result, "outputs": {"key": "v"}, "history": ["RUNNING", "PAUSED", "RUNNING", "SUCCESS"]}
+    fixed["taskRuns"] = [
+        {**result["taskRuns"][0], "outputs": {"value": "y"}, "history": ["PAUSED", "RUNNING"]}
+    ]
+    fixed["logs"] = [
+        {"taskRunId": "tr-1", "level": "INFO", "message": "This is my secret: ********"},
+        {"taskRunId": None, "level": "WARN", "message": "a secret"},
+    ]
+    fixed["subflows"] = [{**child, "state": "SUCCESS"} for child in result["subflows"][:2]]
+    assert compat_run.compare(case, fixed) == []
+    wrong_root = [
+        {**child, "labels": {"system.correlationId": "someone-else"}} for child in fixed["subflows"]
+    ]
+    assert compat_run.compare(case, {**fixed, "subflows": wrong_root}) == [
+        "subflow child label system.correlationId = 'someone-else', expected 'exec-1' (and 1 more of 2)"
+    ]
+
+
+def test_the_table_cites_a_kestra_test_for_every_case_and_says_why_a_state_is_unasserted() -> None:
+    cited = re.compile(r"^[a-z]+/src/test/java/io/kestra/[\w/]+Test(Case)?\.java#[\w.]+$")
+    for name, expectation in EXPECTATIONS.items():
+        for case in (expectation, *expectation.variants):
+            for citation in re.split(r"; | -> ", case.source):
+                assert cited.match(citation), (name, citation)
+            assert case.state_asserted or case.unasserted, name
+    figures = compat.table_figures()
+    assert figures["beyond_state"] > 90 and figures["logs"] >= 4
+    assert 0 < figures["no_kestra_assertion"] < figures["unasserted"]
+
+
+def test_listener_runs_are_counted_and_read_in_the_order_they_end() -> None:
+    case = Expectation(
+        state="SUCCESS",
+        listeners=Listeners("listener.yaml", count=3, path="@outputs.status", values=("RUNNING", "SUCCESS")),
+    )
+    runs = [{"outputs": {"status": "RUNNING"}}, {"outputs": {"status": "PAUSED"}}]
+
+    assert compat_run.compare(case, {"state": "SUCCESS", "listeners": runs}) == [
+        "listener ran 2 time(s), expected 3",
+        "listener @outputs.status in order ['RUNNING', 'PAUSED'], expected ['RUNNING', 'SUCCESS']",
+    ]
+    matching = replace(case, listeners=replace(case.listeners, count=2, values=("RUNNING", "PAUSED")))
+    assert compat_run.compare(matching, {"state": "SUCCESS", "listeners": runs}) == []
+
+
+def test_a_stored_file_check_reads_the_storage() -> None:
+    from orchestrator.flowmodel import storage
+
+    uri = storage.put("tests/compat", "lines.txt", b"a\nb\n")
+
+    assert StoredFile(lines=2).test(uri) and StoredFile(text="a\nb\n").test(uri)
+    assert not StoredFile(lines=3).test(uri)
+    assert not StoredFile(text="Hello World").test(uri)
+    assert not StoredFile(lines=0).test(uri + ".absent") and not StoredFile().test("not a uri")

@@ -33,4 +33,4 @@ EXPOSE 8000
 
 CMD ["python", "-m", "gunicorn", "portal.wsgi:application", "--bind", "0.0.0.0:8000", \
      "--workers", "3", "--worker-class", "gthread", "--threads", "4", "--access-logfile", "-", \
-     "--no-control-socket"]
+     "--logger-class", "portal.access_log.SecretMaskingLogger", "--no-control-socket"]

@@ -20,10 +20,10 @@ up: $(STAMP)
 test: $(STAMP) lint test-sqlite test-postgres
 
 test-sqlite: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 test-postgres: $(STAMP)
-	DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest
+	DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest -n auto
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

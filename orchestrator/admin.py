@@ -1,9 +1,26 @@
-"""Read-mostly admin for executions: state changes go through the engine, never through a form."""
+"""Read-mostly admin for executions: state changes go through the engine, never through a form.
+
+JSON that may hold secrets (inputs, outputs, trigger, labels) is shown through ``_masked``: encrypted
+values as ``******`` and any plaintext SECRET input value masked wherever it appears.
+"""
+
+import json
+from typing import Any
 
 from django.contrib import admin
+from django.utils.html import format_html
 
+from orchestrator.flowmodel import secrets_at_rest
 from orchestrator.scheduler import triggers
+from orchestrator.state import flow_snapshots, logs
 from orchestrator.state.models import Execution, LogLine, TaskRun, Trigger
+
+
+def _masked(execution: Execution, value: Any) -> str:
+    """``value`` as indented JSON, safe to show: sealed secrets and SECRET input values masked."""
+    secrets = logs.secret_values(execution, flow_snapshots.flow_for(execution))
+    text = json.dumps(secrets_at_rest.masked(value, secrets), indent=2, sort_keys=True, default=str)
+    return format_html("<pre>{}</pre>", text)
 
 
 class TaskRunInline(admin.TabularInline):
@@ -24,16 +41,17 @@ class ExecutionAdmin(admin.ModelAdmin):
     list_filter = ("state", "namespace", "flow_id")
     search_fields = ("id", "namespace", "flow_id")
     date_hierarchy = "created"
-    # inputs hold resolved secrets: not shown here.
+    # The JSON columns are shown masked (``_masked``), never as stored.
     fields = (
         "id",
         "namespace",
         "flow_id",
         "flow_revision",
         "state",
-        "labels",
-        "trigger",
-        "outputs",
+        "masked_labels",
+        "masked_trigger",
+        "masked_inputs",
+        "masked_outputs",
         "history",
         "created",
         "started",
@@ -42,6 +60,22 @@ class ExecutionAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
     inlines = [TaskRunInline]
+
+    @admin.display(description="labels")
+    def masked_labels(self, obj: Execution) -> str:
+        return _masked(obj, obj.labels)
+
+    @admin.display(description="trigger")
+    def masked_trigger(self, obj: Execution) -> str:
+        return _masked(obj, obj.trigger)
+
+    @admin.display(description="inputs")
+    def masked_inputs(self, obj: Execution) -> str:
+        return _masked(obj, obj.inputs)
+
+    @admin.display(description="outputs")
+    def masked_outputs(self, obj: Execution) -> str:
+        return _masked(obj, obj.outputs)
 
     def has_add_permission(self, request) -> bool:  # noqa: ANN001
         return False
@@ -55,7 +89,8 @@ class TaskRunAdmin(admin.ModelAdmin):
     list_display = ("task_id", "execution", "state", "attempts", "started", "ended")
     list_filter = ("state",)
     search_fields = ("task_id", "execution__id")
-    readonly_fields = (
+    # Only these (``outputs`` through ``masked_outputs``): a view-only page would show every column.
+    fields = readonly_fields = (
         "execution",
         "task_id",
         "parent",
@@ -63,7 +98,7 @@ class TaskRunAdmin(admin.ModelAdmin):
         "state",
         "history",
         "attempts",
-        "outputs",
+        "masked_outputs",
         "error",
         "created",
         "started",
@@ -75,6 +110,10 @@ class TaskRunAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
         return False
+
+    @admin.display(description="outputs")
+    def masked_outputs(self, obj: TaskRun) -> str:
+        return _masked(obj.execution, obj.outputs)
 
 
 @admin.register(LogLine)

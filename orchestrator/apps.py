@@ -17,6 +17,7 @@ class OrchestratorConfig(AppConfig):
         from orchestrator.executor import concurrency_release, for_each_item, timeouts, waiting, walker
         from orchestrator.executor.handoff import set_sender
         from orchestrator.scheduler import triggers
+        from orchestrator.state import secret_retention
         from orchestrator.worker import task_runs
 
         plugins.load()
@@ -27,3 +28,4 @@ class OrchestratorConfig(AppConfig):
         timeouts.connect_receivers()
         waiting.connect_receivers()
         triggers.connect_receivers()
+        secret_retention.connect_receivers()

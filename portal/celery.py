@@ -14,7 +14,7 @@ app.autodiscover_tasks(
     [
         "orchestrator.worker.task_runs",
         "orchestrator.worker.reconciler",
-        "orchestrator.scheduler.tasks",
+        "orchestrator.scheduler.beat_jobs",
         "orchestrator.executor.control",
         "orchestrator.executor.timeouts",
         "orchestrator.executor.retry_executions",

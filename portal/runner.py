@@ -105,15 +105,15 @@ def _hcloud_fake(env: dict[str, str]) -> list[tuple[str, list[str]]]:
     return [("hcloud-fake", [sys.executable, "-m", "hcloud_fake", "--port", port])]
 
 
-def _commands(port: str, queue: str) -> list[tuple[str, list[str]]]:
-    host = os.environ.get("PORTICO_HOST", "0.0.0.0")
-    web = [
+def web_command(bind: str) -> list[str]:
+    """The gunicorn command line of the web server (public so a test can check what its access log says)."""
+    return [
         sys.executable,
         "-m",
         "gunicorn",
         "portal.wsgi:application",
         "--bind",
-        f"{host}:{port}",
+        bind,
         "--workers",
         os.environ.get("PORTICO_WEB_WORKERS", "2"),
         "--worker-class",
@@ -124,9 +124,17 @@ def _commands(port: str, queue: str) -> list[tuple[str, list[str]]]:
         "5",
         "--access-logfile",
         "-",
+        # Webhook keys and password-reset keys travel in the path: the access log masks them.
+        "--logger-class",
+        "portal.access_log.SecretMaskingLogger",
         # gunicorn's control socket defaults to one path per user: two instances would fight over it.
         "--no-control-socket",
     ]
+
+
+def _commands(port: str, queue: str) -> list[tuple[str, list[str]]]:
+    host = os.environ.get("PORTICO_HOST", "0.0.0.0")
+    web = web_command(f"{host}:{port}")
     celery = [sys.executable, "-m", "celery", "-A", "portal"]
     worker = [
         *celery,

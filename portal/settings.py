@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("PORTICO_DATA_DIR", BASE_DIR / "var")).resolve()
@@ -22,6 +25,21 @@ TERRAFORM_DIR = Path(os.environ.get("PORTICO_TERRAFORM_DIR", BASE_DIR / "terrafo
 def _env_bool(name: str, default: bool) -> bool:
     return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
 
+
+# PORTICO_ENV=production: served over HTTPS to the world. It turns on every HTTPS-only setting below
+# (`manage.py check --deploy` is clean) and requires what a laptop may leave out. Anything else is the
+# embedded/dev mode of `make up` and the tests: plain HTTP on localhost.
+PRODUCTION = os.environ.get("PORTICO_ENV", "").strip().lower() == "production"
+if PRODUCTION:
+    _missing = [
+        name
+        for name in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "REDIS_URL")
+        if not os.environ.get(name, "").strip()
+    ]
+    if _missing:
+        # Several hosts must share one key; the default hosts would answer only localhost; login counts
+        # must be shared by every worker (Redis).
+        raise ImproperlyConfigured(f"PORTICO_ENV=production needs {', '.join(_missing)}")
 
 DEBUG = _env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
@@ -53,6 +71,8 @@ INSTALLED_APPS = [
     "allauth.account",
     "django_htmx",
     "django_celery_beat",
+    "csp",
+    "axes",
     "orchestrator",
     "portal.accounts",
     "portal.audit",
@@ -67,6 +87,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -77,6 +98,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "portal.accounts.middleware.HtmxLoginRedirectMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Last, as axes documents: turns a login refused for a lock into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -126,6 +149,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked username+IP before any password is checked (django-axes).
+    "portal.accounts.throttle.LoginThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -155,11 +180,102 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the cookie-free hx-headers attribute instead
 X_FRAME_OPTIONS = "DENY"
 
+# --- HTTPS, cookies, headers (README "Production settings") -----------------------------------------
+# Each defaults to on in production and off elsewhere, so `make up` keeps working over plain HTTP.
+# Behind a TLS-terminating proxy, PORTICO_TRUSTED_PROXY_COUNT says how many of our own proxies append to
+# X-Forwarded-For and set X-Forwarded-Proto; without one, both headers are the client's word and ignored.
+PORTICO_TRUSTED_PROXY_COUNT = int(os.environ.get("PORTICO_TRUSTED_PROXY_COUNT", "0"))
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PORTICO_TRUSTED_PROXY_COUNT > 0 else None
+SECURE_SSL_REDIRECT = _env_bool("PORTICO_SSL_REDIRECT", PRODUCTION)
+SESSION_COOKIE_SECURE = _env_bool("PORTICO_SECURE_COOKIES", PRODUCTION)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_HSTS_SECONDS = int(os.environ.get("PORTICO_HSTS_SECONDS", str(365 * 24 * 3600 if PRODUCTION else 0)))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("PORTICO_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+SECURE_HSTS_PRELOAD = _env_bool("PORTICO_HSTS_PRELOAD", PRODUCTION)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = os.environ.get("PORTICO_REFERRER_POLICY", "same-origin")
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Content-Security-Policy (django-csp): scripts and style sheets from our own origin only, no inline
+# script, no eval (htmx runs with allowEval off, templates/base.html). Inline style *attributes* stay
+# allowed: the Gantt bars of the execution page are positioned with them (numbers the view computes);
+# they cannot run script. Nothing may frame the portal, and forms post only back to it.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+if os.environ.get("PORTICO_CSP_REPORT_URI"):
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = [os.environ["PORTICO_CSP_REPORT_URI"]]
+
 # --- Redis / Celery -------------------------------------------------------------------------------
 EMBEDDED_REDIS_DB = DATA_DIR / "redis.db"
 EMBEDDED_REDIS_SOCKET = DATA_DIR / "redis.sock"
 REDIS_URL = os.environ.get("REDIS_URL", "") or f"redis+socket://{EMBEDDED_REDIS_SOCKET}"
 USES_EMBEDDED_REDIS = not os.environ.get("REDIS_URL")
+
+# The cache holds the login and webhook counters, which every gunicorn worker must share: Redis whenever
+# REDIS_URL is set (production, and `make up`, whose runner hands the embedded Redis's URL to its children).
+# Without it the process is alone (runserver, `flow run`, the tests), and its own memory is shared by all
+# its threads, so axes' warning about a per-process cache (axes.W001) does not apply. Production refuses to
+# start without REDIS_URL (above).
+if USES_EMBEDDED_REDIS:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    SILENCED_SYSTEM_CHECKS = ["axes.W001"]
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # kombu spells a Unix socket redis+socket://, redis-py unix://
+            "LOCATION": REDIS_URL.replace("redis+socket://", "unix://", 1),
+            "KEY_PREFIX": os.environ.get("PORTICO_CACHE_PREFIX", "portico"),
+            "OPTIONS": {"socket_connect_timeout": 5, "socket_timeout": 5},
+        }
+    }
+
+# --- Login throttling (django-axes on the cache above, plus allauth's per-IP limit) -----------------
+# A username+IP pair is locked after PORTICO_LOGIN_FAILURE_LIMIT failures for PORTICO_LOGIN_LOCKOUT_MINUTES:
+# an attacker behind an office NAT locks only the accounts they guess at, from their address, never every
+# user of that address, and nobody can lock a user out from elsewhere. A success resets the pair.
+# Spraying many accounts from one address is capped by allauth's own per-IP limit on failures.
+PORTICO_LOGIN_FAILURE_LIMIT = int(os.environ.get("PORTICO_LOGIN_FAILURE_LIMIT", "5"))
+PORTICO_LOGIN_LOCKOUT_MINUTES = int(os.environ.get("PORTICO_LOGIN_LOCKOUT_MINUTES", "15"))
+PORTICO_LOGIN_IP_FAILURE_LIMIT = int(os.environ.get("PORTICO_LOGIN_IP_FAILURE_LIMIT", "30"))
+AXES_ENABLED = True
+AXES_VERBOSE = False  # axes announces itself on stderr in every process, manage.py commands included
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_CACHE = "default"
+AXES_FAILURE_LIMIT = PORTICO_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=PORTICO_LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# A lock ends when announced; more tries during it do not push the end further out.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_USERNAME_CALLABLE = "portal.accounts.throttle.login_identity"
+AXES_CLIENT_IP_CALLABLE = "portal.accounts.throttle.client_ip"
+# The counts live in the cache, not in axes' tables: their admin pages would only ever be empty.
+AXES_ENABLE_ADMIN = False
+# allauth: its default per-account limit (5 in 5 minutes from anywhere) would let anyone lock anyone out;
+# keep only a per-IP ceiling on failures, counted over the lockout window.
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": f"{PORTICO_LOGIN_IP_FAILURE_LIMIT}/{PORTICO_LOGIN_LOCKOUT_MINUTES * 60}s/ip",
+}
+
+# --- Webhook rate limit (portal.api.views): per key and per client IP, per minute; 0 switches it off -----
+PORTICO_WEBHOOK_RATE_PER_KEY = int(os.environ.get("PORTICO_WEBHOOK_RATE_PER_KEY", "60"))
+PORTICO_WEBHOOK_RATE_PER_IP = int(os.environ.get("PORTICO_WEBHOOK_RATE_PER_IP", "120"))
 
 CELERY_BROKER_URL = REDIS_URL
 # Execution state lives in the database; Celery results are not kept (FIELD-NOTES: result backend stalls).
@@ -190,6 +306,12 @@ PORTICO_MAX_UPLOAD_BYTES = int(os.environ.get("PORTICO_MAX_UPLOAD_BYTES", str(10
 # Files of executions that ended longer ago than this, and unreferenced uploads as old, are deleted by a
 # daily beat job (orchestrator.scheduler.storage_purge); 0 keeps everything forever.
 PORTICO_STORAGE_RETENTION_DAYS = float(os.environ.get("PORTICO_STORAGE_RETENTION_DAYS", "30"))
+# Secrets at rest (orchestrator.flowmodel.secrets_at_rest): comma-separated Fernet keys, the first
+# encrypts, all decrypt (rotation: README "Secrets"). Unset: a key derived from SECRET_KEY (development).
+PORTICO_SECRET_KEYS = os.environ.get("PORTICO_SECRET_KEYS", "")
+# A FAILED, WARNING, KILLED or RETRIED execution keeps its encrypted secrets this long for a restart;
+# the daily purge job then drops them. Other ended executions drop them at once.
+PORTICO_SECRET_RESTART_HOURS = float(os.environ.get("PORTICO_SECRET_RESTART_HOURS", "24"))
 # Kestra's allowedNamespaces: {"target.namespace": ["namespace allowed to act on it", ...]}, as JSON.
 # A namespace not listed accepts every namespace (Kestra's default); a namespace always reaches itself.
 PORTICO_ALLOWED_NAMESPACES = json.loads(os.environ.get("PORTICO_ALLOWED_NAMESPACES") or "{}")
@@ -211,10 +333,15 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "portico@localhost")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"mask_secrets": {"()": "orchestrator.flowmodel.masking.MaskSecretsFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["mask_secrets"]}},
+    "filters": {
+        "mask_secrets": {"()": "orchestrator.flowmodel.masking.MaskSecretsFilter"},
+        # URLs with a credential in their path (webhook key, password-reset key) as django.request logs them.
+        "mask_urls": {"()": "portal.access_log.MaskSecretUrlsFilter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["mask_secrets", "mask_urls"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # httpx logs each request's URL at INFO: a query string may carry a token.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }
 
 # --- Crash safety (orchestrator.worker.heartbeat / orchestrator.worker.reconciler) --------------------------
@@ -256,3 +383,39 @@ PORTICO_SECRET_SETTINGS = ("HCLOUD_TOKEN",)
 PORTICO_TEMPLATE_SETTINGS = ("HCLOUD_TERRAFORM_MODULE",)
 # Owners are warned this long before a resource's lifetime ends (once per expiry date).
 PORTICO_RESOURCE_WARNING_HOURS = float(os.environ.get("PORTICO_RESOURCE_WARNING_HOURS", "24"))
+
+# --- Hostile input limits (orchestrator.flowmodel.input_types / templating, portal.api.views) ---------------
+# Every path that starts an execution (form, CLI, webhook, subflow) goes through input_types.resolve_inputs,
+# so one set of limits keeps a small request from becoming a large row, a slow page or a 500.
+# Text of one STRING/SECRET/SELECT/URI value, or of one ARRAY/MULTISELECT item, in UTF-8 bytes.
+PORTICO_MAX_INPUT_TEXT_BYTES = int(os.environ.get("PORTICO_MAX_INPUT_TEXT_BYTES", str(64 * 1024)))
+# One JSON/YAML/ARRAY/MULTISELECT value, as submitted and as stored (JSON), in bytes.
+PORTICO_MAX_INPUT_DOCUMENT_BYTES = int(os.environ.get("PORTICO_MAX_INPUT_DOCUMENT_BYTES", str(256 * 1024)))
+# All the inputs of one execution together, as stored (JSON; a FILE input counts as its URI), in bytes.
+PORTICO_MAX_INPUTS_BYTES = int(os.environ.get("PORTICO_MAX_INPUTS_BYTES", str(1024 * 1024)))
+# Nesting of JSON/YAML inputs and webhook bodies ([[1]] is 2 deep).
+PORTICO_MAX_JSON_DEPTH = int(os.environ.get("PORTICO_MAX_JSON_DEPTH", "32"))
+# A webhook request body, checked before it is read or parsed (413 above it).
+PORTICO_MAX_WEBHOOK_BODY_BYTES = int(os.environ.get("PORTICO_MAX_WEBHOOK_BODY_BYTES", str(1024 * 1024)))
+# Template sandbox: items of one range(), characters a render (or one string it builds) may produce, seconds.
+PORTICO_MAX_TEMPLATE_RANGE = int(os.environ.get("PORTICO_MAX_TEMPLATE_RANGE", "10000"))
+PORTICO_MAX_TEMPLATE_OUTPUT_CHARS = int(
+    os.environ.get("PORTICO_MAX_TEMPLATE_OUTPUT_CHARS", str(16 * 1024 * 1024))
+)
+PORTICO_MAX_TEMPLATE_SECONDS = float(os.environ.get("PORTICO_MAX_TEMPLATE_SECONDS", "10"))
+# Fixed, not settings: INT inputs are 64-bit signed (what PostgreSQL's bigint holds), FILE names at most
+# 200 UTF-8 bytes (a file system's 255 less the storage's temporary suffix), EMAIL at most 254 characters
+# (RFC 5321), DURATION within ±100 years, DATETIME within the years 1..9999 in UTC; JSON/YAML inputs refuse
+# NaN/Infinity, NUL characters and YAML aliases (*name).
+
+# Task families (README "Configuration"): namespace files, HTTP bodies kept inline, the script runner.
+PORTICO_NAMESPACE_FILES_DIR = Path(
+    os.environ.get("PORTICO_NAMESPACE_FILES_DIR", BASE_DIR / "namespace-files")
+)
+PORTICO_HTTP_INLINE_BODY_BYTES = int(os.environ.get("PORTICO_HTTP_INLINE_BODY_BYTES", str(1024 * 1024)))
+PORTICO_SCRIPT_PATH = os.environ.get("PORTICO_SCRIPT_PATH", "/usr/local/bin:/usr/bin:/bin")
+PORTICO_SCRIPT_CPU_SECONDS = int(os.environ.get("PORTICO_SCRIPT_CPU_SECONDS", "3600"))
+PORTICO_SCRIPT_MEMORY_BYTES = int(os.environ.get("PORTICO_SCRIPT_MEMORY_BYTES", str(4 * 1024**3)))
+PORTICO_SCRIPT_OPEN_FILES = int(os.environ.get("PORTICO_SCRIPT_OPEN_FILES", "1024"))
+PORTICO_SCRIPT_FILE_BYTES = int(os.environ.get("PORTICO_SCRIPT_FILE_BYTES", str(1024**3)))
+PORTICO_SCRIPT_OUTPUT_BYTES = int(os.environ.get("PORTICO_SCRIPT_OUTPUT_BYTES", str(10 * 1024**2)))

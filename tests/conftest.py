@@ -7,6 +7,7 @@ DB connection and must see committed rows (the SQLite test DB is a file, see set
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,6 +21,10 @@ from redis.retry import Retry
 from portal.celery import app as celery_app
 
 _LOCAL_REDIS = "redis://127.0.0.1:6379/15"
+# Under pytest-xdist each worker gets its own temporary directory, so a test that checks what a task
+# left in /tmp (a WorkingDirectory's folder) never sees another worker's.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    tempfile.tempdir = tempfile.mkdtemp(prefix=f"portico-tests-{os.environ['PYTEST_XDIST_WORKER']}-")
 QUEUE = f"portico-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 

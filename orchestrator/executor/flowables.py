@@ -146,6 +146,10 @@ def iteration_values(raw: Any) -> list[str]:
             raise FlowableFailed(f"values must be a list or a JSON array, got {raw!r}") from None
     if not isinstance(values, list):
         raise FlowableFailed(f"values must be a list or a JSON array, got {type(values).__name__}")
+    if any(v is None for v in values):
+        # Kestra's FlowableUtils.resolveEachTasks refuses nulls, counted among the distinct values: 1.
+        shown = ", ".join("null" if v is None else str(v) for v in values)
+        raise FlowableFailed(f"Found '1' null values on Each, with values=[{shown}]")
     texts = [v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for v in values]
     return list(dict.fromkeys(texts))
 

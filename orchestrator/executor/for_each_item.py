@@ -131,7 +131,7 @@ def _start_children(walk: Any, task: spec.TaskSpec, run: TaskRun, items: TaskRun
     except flow_repository.FlowNotFound as exc:
         raise HandlerFailure(str(exc)) from exc
     parent = walk.execution
-    labels: dict[str, Any] = dict(parent.labels) if task.props.get("inheritLabels") else {}
+    labels: dict[str, Any] = dict(parent.labels) if spec.flag_set(task.props.get("inheritLabels")) else {}
     labels.update(label_map(static.get("labels")))
     labels["system.correlationId"] = parent.labels.get("system.correlationId", str(parent.pk))
     for index, uri in enumerate(uris):

@@ -247,12 +247,13 @@ def attempts(taskrun: TaskRun) -> list[dict[str, Any]]:
     return result
 
 
-def success_state(flow: Flow, taskrun: TaskRun) -> State:
-    """SUCCESS, or WARNING when it took retries and the policy says ``warningOnRetry`` (Kestra's worker)
-    or, for a WorkingDirectory, when a child counts as WARNING; ``allowWarning`` on the task then turns
-    that WARNING back into SUCCESS."""
+def success_state(flow: Flow, taskrun: TaskRun, *, warned: bool = False) -> State:
+    """SUCCESS, or WARNING when the task itself said so (``RunContext.warn``, e.g. ``warningOnStdErr``),
+    when it took retries and the policy says ``warningOnRetry`` (Kestra's worker) or, for a
+    WorkingDirectory, when a child counts as WARNING; ``allowWarning`` on the task then turns that
+    WARNING back into SUCCESS."""
 
-    state = S.SUCCESS
+    state = S.WARNING if warned else S.SUCCESS
     policy = policy_for(flow, taskrun.task_id)
     if policy is not None and policy.warning_on_retry and taskrun.attempts > 1:
         state = S.WARNING

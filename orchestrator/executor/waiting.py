@@ -1,4 +1,4 @@
-"""Flowables that wait without holding a worker: Pause, Subflow and WaitFor.
+"""Flowables that wait without holding a worker: Pause, Subflow and LoopUntil (WaitFor).
 
 Each is an engine flowable handler (``walker.FLOWABLE_HANDLERS``): it runs under the execution's row lock
 on every ``advance`` and must be idempotent. Waiting is a state in the database plus, when there is a
@@ -31,7 +31,7 @@ S = State
 
 PAUSE = "io.kestra.plugin.core.flow.Pause"
 SUBFLOW = "io.kestra.plugin.core.flow.Subflow"
-WAITFOR = "io.kestra.plugin.core.flow.WaitFor"
+LOOP_UNTIL = "io.kestra.plugin.core.flow.LoopUntil"  # also WaitFor, its name before Kestra 0.23
 RESUMED_WARN = "pauseDuration elapsed (WARN)"
 
 
@@ -254,20 +254,37 @@ def _wake_parent(sender: Any, execution: Execution, old: str | None, new: str, *
     transaction.on_commit(lambda: walker.advance(parent_id), robust=True)
 
 
-# --- WaitFor -----------------------------------------------------------------------------------------
+# --- LoopUntil (WaitFor) -----------------------------------------------------------------------------
 
 
-def _truthy(value: Any) -> bool:
+def _loop_limits(
+    walker: Any, task: spec.TaskSpec, run: TaskRun
+) -> tuple[timedelta, int | None, timedelta | None]:
+    """``checkFrequency``'s (interval, maxIterations, maxDuration) with Kestra 0.23's defaults:
+    PT1M, no cap, no cap (https://kestra.io/docs/migration-guide/0.23.0/loop-until-defaults)."""
+    frequency = render_value(walker, task, run, task.props.get("checkFrequency") or {})
+    interval = _duration(frequency.get("interval"), "checkFrequency.interval")
+    max_iterations = frequency.get("maxIterations")
+    return (
+        timedelta(minutes=1) if interval is None else interval,
+        None if max_iterations in (None, "") else int(max_iterations),
+        _duration(frequency.get("maxDuration"), "checkFrequency.maxDuration"),
+    )
 
-    return is_truthy(value)
 
+def handle_loop_until(walker: Any, parent: TaskRun | None, task: spec.TaskSpec, run: TaskRun) -> State | None:
+    """Kestra's LoopUntil (``io.kestra.plugin.core.flow.LoopUntil``, formerly WaitFor): run ``tasks``,
+    then evaluate ``condition``; stop once it is true, else run them again after ``interval``.
 
-def handle_waitfor(walker: Any, parent: TaskRun | None, task: spec.TaskSpec, run: TaskRun) -> State | None:
+    When ``maxIterations`` or ``maxDuration`` is reached first the loop stops with a WARN log, in
+    FAILED if ``failOnMaxReached``, else in the state of its last iteration. A failed iteration ends
+    the loop (through ``errors``). ``outputs.<id>.iterationCount`` is the current iteration, from 1.
+    """
     if run.state == S.CREATED:
         transitions.transition(run, S.RUNNING, outputs={"iterationCount": 1}, wake_at=timezone.now())
     while True:
         if run.wake_at is not None and run.wake_at > timezone.now():
-            return None  # waiting for the next check
+            return None  # waiting for the next iteration
         # Runs of earlier iterations stay in the history; this iteration's are those created since wake_at.
         for key in [k for k, r in walker.runs.items() if r.parent_id == run.pk and r.created < run.wake_at]:
             del walker.runs[key]
@@ -277,19 +294,18 @@ def handle_waitfor(walker: Any, parent: TaskRun | None, task: spec.TaskSpec, run
             return None
         count = int((run.outputs or {}).get("iterationCount", 1))
         try:
-            frequency = render_value(walker, task, run, task.props.get("checkFrequency") or {})
-            interval = _duration(frequency.get("interval"), "checkFrequency.interval") or timedelta(seconds=1)
-            max_duration = _duration(frequency.get("maxDuration"), "checkFrequency.maxDuration") or timedelta(
-                hours=1
-            )
-            max_iterations = int(frequency.get("maxIterations") or 100)
-            again = outcome in (S.SUCCESS, S.WARNING) and _truthy(
+            interval, max_iterations, max_duration = _loop_limits(walker, task, run)
+            again = outcome in (S.SUCCESS, S.WARNING) and not is_truthy(
                 render_value(walker, task, run, task.props.get("condition"))
             )
         except (HandlerFailure, ValueError, TypeError) as exc:
             return fail_run(walker, run, str(exc))
         started = run.started or run.created
-        reached = count >= max_iterations or started + max_duration < timezone.now()
+        reached = ""
+        if max_iterations is not None and count >= max_iterations:
+            reached = "Max iterations reached"
+        elif max_duration is not None and started + max_duration < timezone.now():
+            reached = "Max duration reached"
         if again and not reached:
             wake = timezone.now() + interval
             run.outputs, run.wake_at = {"iterationCount": count + 1}, wake
@@ -298,10 +314,10 @@ def handle_waitfor(walker: Any, parent: TaskRun | None, task: spec.TaskSpec, run
                 _schedule_wake(run, wake)
                 return None
             continue
-        if again and reached:
-            logs.log(walker.execution, run, "WARN", "WaitFor: maximum iterations or duration reached")
+        if again:
+            logs.log(walker.execution, run, "WARN", reached)
             if spec.flag_set(task.props.get("failOnMaxReached")):
-                return fail_run(walker, run, "WaitFor reached its maximum iterations or duration")
+                return fail_run(walker, run, f"{reached} (failOnMaxReached)")
         transitions.transition(run, outcome, wake_at=None)
         return outcome
 
@@ -380,8 +396,7 @@ def wake_due_task() -> int:
 
 
 # Registered with the walker in ``AppConfig.ready``.
-HANDLERS = {PAUSE: handle_pause, SUBFLOW: handle_subflow, WAITFOR: handle_waitfor}
-
+HANDLERS = {PAUSE: handle_pause, SUBFLOW: handle_subflow, LOOP_UNTIL: handle_loop_until}
 
 
 def connect_receivers() -> None:

@@ -10,6 +10,7 @@ through ``orchestrator.state.transitions``.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -53,15 +54,20 @@ def start_execution(
     """
     if flow.disabled:
         raise FlowDisabled(f"flow {flow.namespace}.{flow.id} is disabled")
+    execution_id = execution_id if execution_id is not None else uuid.uuid4()
+    # Kestra labels every execution with the id of the execution that began its chain (its own for a
+    # root; a subflow's caller passes its own).
+    labels = {**flow.labels, **(labels or {})}
+    labels.setdefault("system.correlationId", str(execution_id))
     with transaction.atomic():
         execution = Execution.objects.create(
-            **({"id": execution_id} if execution_id is not None else {}),
+            id=execution_id,
             namespace=flow.namespace,
             flow_id=flow.id,
             flow_revision=flow.revision,
             flow_source=flow.source,
             inputs=inputs,
-            labels={**flow.labels, **(labels or {})},
+            labels=labels,
             trigger=trigger,
             parent_id=parent_taskrun.execution_id if parent_taskrun else None,
             parent_taskrun=parent_taskrun,
@@ -110,14 +116,19 @@ def _flow_outputs(execution: Execution, flow: Flow) -> dict[str, Any]:
     return {out["id"]: templating.render(out.get("value"), context) for out in flow.outputs}
 
 
-def task_succeeded(taskrun: TaskRun, outputs: dict[str, Any], *, attempt: int | None = None) -> None:
+def task_succeeded(
+    taskrun: TaskRun, outputs: dict[str, Any], *, attempt: int | None = None, warning: str | None = None
+) -> None:
     """Record the outputs and schedule what follows, in one transaction (no gap a crash could strand).
 
     ``attempt`` (the claimed attempt number) fences off a late result: after a timeout the run may have
-    been failed and retried, and the old attempt's outcome must not end the new one.
+    been failed and retried, and the old attempt's outcome must not end the new one. ``warning``: why
+    the task asked to end WARNING (``RunContext.warn``), logged with it.
     """
     with transaction.atomic():
-        state = retries.success_state(flow_for(taskrun.execution), taskrun)
+        state = retries.success_state(flow_for(taskrun.execution), taskrun, warned=bool(warning))
+        if warning:
+            log(taskrun.execution, taskrun, "WARN", warning)
         # The worker's own copy of the run it claimed: no re-read, the attempt fences off a late result.
         current = None if attempt is None else {"attempts": attempt}
         if transition(taskrun, state, outputs=outputs, expect=current, known=attempt is not None):
@@ -140,7 +151,7 @@ def task_failed(
     execution = taskrun.execution
     if secrets is None:
         secrets = secret_values(execution, flow_for(execution))
-    masked = masking.mask(message, secrets)
+    masked = masking.mask(message, secrets, per_character=True)  # logged, as Kestra masks log lines
     with transaction.atomic():
         if attempt is not None and not failures.is_current_attempt(taskrun, attempt):
             return

@@ -15,6 +15,10 @@ _DURATION = re.compile(
     r"(?:T(?:(?P<hours>[-+]?\d+)H)?(?:(?P<minutes>[-+]?\d+)M)?(?:(?P<seconds>[-+]?\d+(?:[.,]\d{0,9})?)S)?)?",
     re.IGNORECASE,
 )
+# A duration is added to "now" (timeouts, delays, expiries): beyond a century the sum leaves the dates
+# Python and the database can hold, so it is refused here, with a message, instead of overflowing later.
+MAX_DURATION = timedelta(days=36525)
+_MAX_TEXT = 64  # characters: longer text is no sensible duration, and is not parsed
 
 
 def parse_duration(text: str) -> timedelta:
@@ -22,8 +26,11 @@ def parse_duration(text: str) -> timedelta:
     if isinstance(text, timedelta):
         return text
     if not isinstance(text, str):
-        raise ValueError(f"must be an ISO-8601 duration like PT1M30S, got {text!r}")
+        shown = repr(text) if len(repr(text)) <= _MAX_TEXT else f"{repr(text)[:_MAX_TEXT]}…"
+        raise ValueError(f"must be an ISO-8601 duration like PT1M30S, got {shown}")
     value = text.strip()
+    if len(value) > _MAX_TEXT:
+        raise ValueError(f"must be an ISO-8601 duration like PT1M30S of at most {_MAX_TEXT} characters")
     match = _DURATION.fullmatch(value)
     has_time_part = "T" in value.upper()
     if (
@@ -34,12 +41,13 @@ def parse_duration(text: str) -> timedelta:
     ):
         raise ValueError(f"must be an ISO-8601 duration like PT1M30S, got {text!r}")
     parts = {g: match.group(g) for g in ("days", "hours", "minutes", "seconds")}
-    result = timedelta(
-        days=int(parts["days"] or 0),
-        hours=int(parts["hours"] or 0),
-        minutes=int(parts["minutes"] or 0),
-        seconds=float((parts["seconds"] or "0").replace(",", ".")),
-    )
+    days, hours, minutes = (int(parts[g] or 0) for g in ("days", "hours", "minutes"))
+    seconds = float((parts["seconds"] or "0").replace(",", "."))
+    # Checked before timedelta() is built: it raises OverflowError past 999,999,999 days.
+    total = (days * 86400 + hours * 3600 + minutes * 60) + seconds
+    if abs(total) > MAX_DURATION.total_seconds():
+        raise ValueError(f"must be at most 100 years (P{MAX_DURATION.days}D), got {text!r}")
+    result = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
     return -result if match.group("sign") == "-" else result
 
 

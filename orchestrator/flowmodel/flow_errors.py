@@ -6,6 +6,9 @@ without importing ``spec``, which imports the parsers for its entry points.
 
 from __future__ import annotations
 
+# The one wording of a refused-but-valid Kestra feature; ``not_supported`` recognises it.
+NOT_SUPPORTED = "not supported yet"
+
 
 class FlowError(Exception):
     """One problem in one flow file, located by line and field path."""
@@ -20,7 +23,7 @@ class FlowError(Exception):
     @property
     def not_supported(self) -> bool:
         """True for problems that are missing features on our side, not mistakes in the flow."""
-        return self.message.endswith("is not supported yet")
+        return self.message.endswith(NOT_SUPPORTED)
 
 
 class FlowValidationError(Exception):

@@ -21,6 +21,8 @@ INPUT_ID = re.compile(r"[a-zA-Z0-9][.a-zA-Z0-9_-]*")
 INPUT_COMMON_KEYS = frozenset(
     "id type name description dependsOn required defaults displayName prefill".split()
 )
+# Valid Kestra input keys whose behaviour (mostly the UI's) Portico lacks: refused, never ignored.
+REFUSED_INPUT_KEYS = frozenset("prefill isRadio autoSelectFirst extension expression".split())
 _BOUNDS, _DATE_BOUNDS = {"min", "max"}, {"after", "before", "min", "max"}
 _CHOICES = {"values", "options", "expression", "allowCustomValue", "autoSelectFirst", OPTIONS_KEY}
 INPUT_KEYS_BY_TYPE = {
@@ -110,6 +112,8 @@ class InputParser(Checks):
                         self.ctx.error(
                             key_line(item, name), f"{path}.{name}", f"unknown property for a {raw_type} input"
                         )
+            if kind is not None:
+                self.refuse(item, REFUSED_INPUT_KEYS & allowed, path)
             if len(self.ctx.errors) > before or kind is None:
                 continue
             spec = self._input_spec(item, kind, str(input_id), line, path)

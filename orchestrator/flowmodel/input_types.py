@@ -12,12 +12,13 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import yaml
+from django.conf import settings
 
 from orchestrator.flowmodel import input_options, storage
 from orchestrator.flowmodel.durations import format_duration, parse_duration
@@ -67,6 +68,113 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
+# Fixed limits (portal/settings.py documents them next to the configurable ones).
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # what a bigint column (and Kestra's Java long) holds
+# A file system stores names of at most 255 bytes, and storage.put writes ".<name>.<32 hex>.tmp" first.
+MAX_FILE_NAME_BYTES = 200
+MAX_EMAIL_CHARS = 254  # RFC 5321's limit for an address
+_MAX_FLOAT_TEXT = 400  # characters of a FLOAT as text: more digits than a double keeps
+_MAX_INT_TEXT = 40  # characters of an INT as text: enough for any 64-bit value with spaces and a sign
+# The key of an error about all the inputs together; input ids cannot start with "_".
+ALL_INPUTS = "__all__"
+_MAX_UNKNOWN_REPORTED = 20  # unknown keys named in one error report (a hostile body may send thousands)
+
+
+def _limit(name: str, default: int) -> int:
+    """A ``PORTICO_MAX_*`` setting (portal/settings.py); the default where settings are not configured."""
+    return int(getattr(settings, name, default)) if settings.configured else default
+
+
+def text_limit() -> int:
+    return _limit("PORTICO_MAX_INPUT_TEXT_BYTES", 64 * 1024)
+
+
+def document_limit() -> int:
+    return _limit("PORTICO_MAX_INPUT_DOCUMENT_BYTES", 256 * 1024)
+
+
+def inputs_limit() -> int:
+    return _limit("PORTICO_MAX_INPUTS_BYTES", 1024 * 1024)
+
+
+def depth_limit() -> int:
+    return _limit("PORTICO_MAX_JSON_DEPTH", 32)
+
+
+def _size(limit: int) -> str:
+    """``65536`` → ``64 KB``: limits are worded the way people read sizes."""
+    if limit >= 1024 * 1024 and limit % (1024 * 1024) == 0:
+        return f"{limit // (1024 * 1024)} MB"
+    if limit >= 1024 and limit % 1024 == 0:
+        return f"{limit // 1024} KB"
+    return f"{limit} bytes"
+
+
+def _utf8(text: str) -> bytes:
+    """``text`` as stored. NUL and lone surrogates cannot be stored (PostgreSQL refuses them): refused."""
+    if "\x00" in text:
+        raise ValueError("must not contain NUL characters")
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+
+
+def _check_text(text: str, limit: int, *, document: bool = False) -> None:
+    if len(text) > limit or len(_utf8(text)) > limit:
+        raise ValueError(f"is too {'large' if document else 'long'} (at most {_size(limit)})")
+
+
+def check_tree(value: Any, *, depth: int | None = None) -> None:
+    """Refuse what JSON cannot store or what costs too much to walk: nesting deeper than ``depth``
+    (``PORTICO_MAX_JSON_DEPTH``), NaN/Infinity, NUL characters and lone surrogates.
+
+    Iterative, so a deep value raises a ``ValueError`` instead of a ``RecursionError``.
+    """
+    limit = depth_limit() if depth is None else depth
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, str):
+            _utf8(item)
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise ValueError("must not contain NaN or Infinity")
+        elif isinstance(item, (dict, list, tuple)):
+            if level + 1 > limit:
+                raise ValueError(f"is nested too deeply (at most {limit} levels)")
+            if isinstance(item, dict):
+                for key in item:
+                    if isinstance(key, str):
+                        _utf8(key)
+                stack.extend((child, level + 1) for child in item.values())
+            else:
+                stack.extend((child, level + 1) for child in item)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _finite_float(text: str) -> float:
+    result = float(text)
+    if not math.isfinite(result):
+        raise ValueError(f"{text} is too large a number")
+    return result
+
+
+def _json_loads(text: str) -> Any:
+    """``json.loads`` that refuses NaN/Infinity (Python's extension; PostgreSQL's JSON refuses them) and
+    words every problem, a too deep document included."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"must be valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:
+        raise ValueError(f"is nested too deeply (at most {depth_limit()} levels)") from None
+    except ValueError as exc:  # a NaN, an infinite float, an integer of thousands of digits
+        raise ValueError(f"must be valid JSON ({exc})") from None
+
 
 class InputError(ValueError):
     """One input value is unacceptable; ``message`` reads well after the input id."""
@@ -111,34 +219,57 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _echo(values: list[str], *, items: int = 5, chars: int = 40) -> str:
+    """Refused values quoted back in a message, shortened: a message must not grow with the input."""
+    shown = [v if len(v) <= chars else f"{v[:chars]}…" for v in values[:items]]
+    return ", ".join(shown) + (f" and {len(values) - items} more" if len(values) > items else "")
+
+
 def _as_string(value: Any) -> str:
     if isinstance(value, str):
+        _check_text(value, text_limit())
         return value
     if isinstance(value, bool) or value is None or isinstance(value, (dict, list)):
         raise ValueError("must be a string")
-    return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must be a string")
+    text = str(value)
+    _check_text(text, text_limit())
+    return text
 
 
 def _as_int(value: Any) -> int:
+    """An integer a bigint column stores: beyond 64 bits is refused, not truncated by the database."""
     if isinstance(value, bool):
         raise ValueError("must be an integer")
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+\s*", value):
-        return int(value)
-    raise ValueError("must be an integer")
+        result = value
+    elif isinstance(value, float) and value.is_integer():
+        result = int(value)
+    elif isinstance(value, str) and re.fullmatch(r"\s*[-+]?[0-9]+\s*", value):
+        if len(value) > _MAX_INT_TEXT:
+            raise ValueError(f"must be between {INT_MIN} and {INT_MAX}")
+        result = int(value)
+    else:
+        raise ValueError("must be an integer")
+    if not INT_MIN <= result <= INT_MAX:
+        raise ValueError(f"must be between {INT_MIN} and {INT_MAX}")
+    return result
 
 
 def _as_float(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("must be a number")
     if isinstance(value, (int, float)):
-        result = float(value)
-    else:
         try:
-            result = float(str(value).strip())
+            result = float(value)
+        except OverflowError:
+            raise ValueError("must be a finite number") from None
+    else:
+        text = str(value).strip()
+        _check_text(text, _MAX_FLOAT_TEXT)
+        try:
+            result = float(text)
         except ValueError:
             raise ValueError("must be a number") from None
     if not math.isfinite(result):
@@ -157,28 +288,44 @@ def _as_bool(value: Any) -> bool:
     raise ValueError("must be true or false")
 
 
+_MAX_DATE_TEXT = 64  # an ISO date, date-time or time with offset and microseconds is shorter
+
+
+def _date_text(value: Any, message: str) -> str:
+    text = str(value).strip()
+    if len(text) > _MAX_DATE_TEXT:
+        raise ValueError(message)
+    return text
+
+
 def _as_date(value: Any) -> str:
     if isinstance(value, datetime):
         raise ValueError("must be a date like 2024-01-31")
     if isinstance(value, date):
         return value.isoformat()
     try:
-        return date.fromisoformat(str(value).strip()).isoformat()
+        return date.fromisoformat(_date_text(value, "must be a date like 2024-01-31")).isoformat()
     except ValueError:
         raise ValueError("must be a date like 2024-01-31") from None
 
 
 def _as_datetime(value: Any) -> str:
+    """An aware date-time whose UTC instant exists (years 1 to 9999): comparing or converting one that
+    does not (0001-01-01T00:00+01:00) would raise ``OverflowError`` later, far from the form."""
     if isinstance(value, datetime):
         parsed = value
     else:
-        text = str(value).strip()
+        text = _date_text(value, "must be a date-time like 2024-01-31T12:00:00Z")
         try:
             parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
         except ValueError:
             raise ValueError("must be a date-time like 2024-01-31T12:00:00Z") from None
     if parsed.tzinfo is None:
         raise ValueError("must be a date-time with a time zone, like 2024-01-31T12:00:00Z")
+    try:
+        parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must be between the years 1 and 9999 in UTC") from None
     return parsed.isoformat().replace("+00:00", "Z")
 
 
@@ -186,7 +333,7 @@ def _as_time(value: Any) -> str:
     if isinstance(value, time):
         return value.isoformat()
     try:
-        return time.fromisoformat(str(value).strip()).isoformat()
+        return time.fromisoformat(_date_text(value, "must be a time like 13:45:00")).isoformat()
     except ValueError:
         raise ValueError("must be a time like 13:45:00") from None
 
@@ -197,37 +344,93 @@ def _as_duration(value: Any) -> str:
 
 def _as_email(value: Any) -> str:
     text = _as_string(value).strip()
+    if len(text) > MAX_EMAIL_CHARS:
+        raise ValueError(f"is too long for an email address (at most {MAX_EMAIL_CHARS} characters)")
     if not _EMAIL.fullmatch(text):
         raise ValueError("must be an email address")
     return text
 
 
-def _as_json(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise ValueError(
-                f"must be valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
-            ) from None
+def _stored_size(value: Any, *, strict: bool = True) -> int:
+    """Bytes of ``value`` as JSON; ``strict=False`` counts what is not JSON (a YAML date) as its text."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False, default=None if strict else str)
+    return len(text.encode("utf-8", errors="replace"))
+
+
+def _check_document(value: Any, *, strict: bool = True) -> None:
+    """A JSON-like value within the depth and size limits, as it will be stored."""
+    check_tree(value)
+    limit = document_limit()
     try:
-        json.dumps(value)
+        size = _stored_size(value, strict=strict)
     except (TypeError, ValueError):
         raise ValueError("must be JSON-serialisable") from None
+    if size > limit:
+        raise ValueError(f"is too large (at most {_size(limit)})")
+
+
+def _as_json(value: Any) -> Any:
+    if isinstance(value, str):
+        _check_text(value, document_limit(), document=True)
+        value = _json_loads(value)
+    _check_document(value)
     return value
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """Safe YAML without aliases, nested at most ``PORTICO_MAX_JSON_DEPTH`` deep.
+
+    An alias (``*a``) repeats a whole subtree: nine of them nested make a few hundred bytes expand to
+    tens of megabytes ("billion laughs"). Input values have no need for them, so they are refused before
+    anything is expanded; the depth is checked while composing, before any recursion gets deep.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._max_depth = depth_limit()
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise ValueError("must not use YAML aliases (*name); write the value out instead")
+        nests = self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent)
+        if nests:
+            self._depth += 1
+            if self._depth > self._max_depth:
+                raise ValueError(f"is nested too deeply (at most {self._max_depth} levels)")
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            if nests:
+                self._depth -= 1
+
+
+def _yaml_loads(text: str) -> Any:
+    loader = _YamlLoader(text)
+    try:
+        return loader.get_single_data()
+    except yaml.YAMLError:
+        raise ValueError("must be valid YAML") from None
+    except RecursionError:
+        raise ValueError(f"is nested too deeply (at most {depth_limit()} levels)") from None
+    except ValueError as exc:
+        message = str(exc)
+        raise ValueError(message if message.startswith(("must", "is")) else "must be valid YAML") from None
+    finally:
+        loader.dispose()
 
 
 def _as_yaml(value: Any) -> Any:
     if isinstance(value, str):
-        try:
-            value = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise ValueError("must be valid YAML") from None
-    return _as_json(value) if not isinstance(value, str) else value
+        _check_text(value, document_limit(), document=True)
+        value = _yaml_loads(value)
+        if isinstance(value, str):
+            return value
+    return _as_json(value)
 
 
 def _as_uri(value: Any) -> str:
-    text = _as_string(value).strip()
+    text = _as_string(value).strip()  # within PORTICO_MAX_INPUT_TEXT_BYTES
     parts = urlsplit(text)
     if not parts.scheme or not (parts.netloc or parts.path) or " " in text:
         raise ValueError("must be a URI like https://example.com/path")
@@ -244,11 +447,15 @@ def _as_file(value: Any) -> str:
 
 
 def _check_file_name(spec: InputSpec, upload: FileUpload) -> None:
-    """``allowedFileExtensions`` (Kestra: e.g. ``[".csv", ".txt"]``) and the configured size limit."""
-    from django.conf import settings
-
+    """``allowedFileExtensions`` (Kestra: e.g. ``[".csv", ".txt"]``), the name a file system can store
+    and the configured size limit."""
     if not upload.name:
         raise ValueError("the uploaded file has no name")
+    if len(_utf8(upload.name)) > MAX_FILE_NAME_BYTES:
+        raise ValueError(
+            f"has too long a file name (at most {MAX_FILE_NAME_BYTES} bytes, fewer with accents): "
+            "rename the file"
+        )
     allowed = spec.extra.get("allowedFileExtensions")
     if allowed:
         suffixes = [str(ext).lower() if str(ext).startswith(".") else f".{ext}".lower() for ext in allowed]
@@ -266,15 +473,22 @@ def store_upload(spec: InputSpec, upload: FileUpload, prefix: str) -> str:
         return storage.put(f"{prefix}/inputs/{spec.id}", upload.name, upload.data)
     except storage.StorageError as exc:
         raise ValueError(str(exc)) from None
+    except OSError as exc:  # a name the file system refuses: the requester can rename the file
+        raise ValueError(f"cannot be stored under this name ({exc.strerror or exc})") from None
 
 
 def _as_list(value: Any) -> list[Any]:
+    """A list within ``PORTICO_MAX_INPUT_DOCUMENT_BYTES`` (its items are checked by their own type)."""
     if isinstance(value, str):
         text = value.strip()
+        _check_text(text, document_limit(), document=True)
         if text.startswith("["):
             try:
-                value = json.loads(text)
-            except json.JSONDecodeError:
+                value = _json_loads(text)
+            except ValueError as exc:
+                message = str(exc)
+                if message.startswith("is nested"):
+                    raise
                 raise ValueError('must be a JSON list like ["a", "b"]') from None
         else:
             value = [part.strip() for part in text.split(",")] if text else []
@@ -282,6 +496,7 @@ def _as_list(value: Any) -> list[Any]:
         value = list(value)
     if not isinstance(value, list):
         raise ValueError("must be a list")
+    _check_document(value, strict=False)
     return value
 
 
@@ -378,7 +593,7 @@ def coerce(spec: InputSpec, raw: Any) -> Any:
         if choices and not spec.extra.get("allowCustomValue", False):
             bad = [v for v in values if v not in choices]
             if bad:
-                raise ValueError(f"must be among: {', '.join(choices)} (got {', '.join(bad)})")
+                raise ValueError(f"must be among: {', '.join(choices)} (got {_echo(bad)})")
         return values
     if kind == "ARRAY":
         item_type = canonical_type(spec.extra.get("itemType")) or "STRING"
@@ -423,9 +638,11 @@ def resolve_inputs(flow: Flow, raw: dict[str, Any], *, files_prefix: str | None 
     """
     errors: dict[str, str] = {}
     known = {spec.id for spec in flow.inputs}
-    for key in raw:
-        if key not in known:
-            errors[key] = "unknown input"
+    unknown = [key for key in raw if key not in known]
+    for key in unknown[:_MAX_UNKNOWN_REPORTED]:
+        errors[str(key)[:100]] = "unknown input"
+    if len(unknown) > _MAX_UNKNOWN_REPORTED:
+        errors[ALL_INPUTS] = f"{len(unknown)} unknown inputs in all"
     resolved: dict[str, Any] = {}
     for spec in flow.inputs:
         value = raw.get(spec.id)
@@ -455,9 +672,26 @@ def resolve_inputs(flow: Flow, raw: dict[str, Any], *, files_prefix: str | None 
             resolved[spec.id] = coerce(spec, value)
         except ValueError as exc:
             errors[spec.id] = str(exc)
+    if not errors:
+        _check_total(resolved, errors)
     if errors:
         raise InputsInvalid(errors)
     return resolved
+
+
+def _check_total(resolved: dict[str, Any], errors: dict[str, str]) -> None:
+    """All values together within ``PORTICO_MAX_INPUTS_BYTES``: the request row, the execution row and
+    the audit row each hold a copy. A FILE still to be stored counts as its name (its URI once stored)."""
+    limit = inputs_limit()
+    sizes = {
+        key: _stored_size(value.name if isinstance(value, FileUpload) else value, strict=False)
+        for key, value in resolved.items()
+    }
+    if sum(sizes.values()) > limit:
+        largest = max(sizes, key=lambda key: sizes[key])
+        errors[ALL_INPUTS] = (
+            f"the inputs together are too large (at most {_size(limit)}; '{largest}' is the largest)"
+        )
 
 
 def nested(values: dict[str, Any]) -> dict[str, Any]:

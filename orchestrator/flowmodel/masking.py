@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterable
 
 MASK = "******"
-_MIN_SECRET_LENGTH = 3  # masking one- or two-character values would shred ordinary text
+MIN_SECRET_LENGTH = 3  # masking one- or two-character values would shred ordinary text
 _lock = threading.Lock()
 _secrets: set[str] = set()
 
@@ -21,18 +21,19 @@ def register_secrets(values: Iterable[object]) -> None:
     with _lock:
         for value in values:
             text = "" if value is None else str(value)
-            if len(text) >= _MIN_SECRET_LENGTH:
+            if len(text) >= MIN_SECRET_LENGTH:
                 _secrets.add(text)
 
 
-def mask(text: str, extra: Iterable[object] = ()) -> str:
-    """Return ``text`` with every known secret (and any in ``extra``) replaced by ``MASK``."""
+def mask(text: str, extra: Iterable[object] = (), *, per_character: bool = False) -> str:
+    """Return ``text`` with every known secret (and any in ``extra``) replaced by ``MASK``, or, with
+    ``per_character``, by one ``*`` per character as Kestra's run-context logger writes log lines."""
     candidates = set(_secrets)
-    candidates.update(str(v) for v in extra if v is not None and len(str(v)) >= _MIN_SECRET_LENGTH)
+    candidates.update(str(v) for v in extra if v is not None and len(str(v)) >= MIN_SECRET_LENGTH)
     # Longest first, so a secret containing another is masked whole.
     for secret in sorted(candidates, key=len, reverse=True):
         if secret in text:
-            text = text.replace(secret, MASK)
+            text = text.replace(secret, "*" * len(secret) if per_character else MASK)
     return text
 
 

@@ -21,7 +21,7 @@ class NamespaceFileError(ValueError):
 
 
 def root() -> Path:
-    return Path(getattr(settings, "PORTICO_NAMESPACE_FILES_DIR", settings.BASE_DIR / "namespace-files"))
+    return Path(settings.PORTICO_NAMESPACE_FILES_DIR)
 
 
 def folder(namespace: str) -> Path:

@@ -1,6 +1,7 @@
 """The top level of a flow document: its keys, and the checks that need the whole flow.
 
-``FlowParser`` reads id, namespace, labels, variables, outputs, listeners, retry and concurrency itself,
+``FlowParser`` applies ``pluginDefaults`` first (``parse_plugin_defaults``), refuses the keys Portico
+cannot honour, reads id, namespace, labels, variables, outputs, retry and concurrency itself,
 hands inputs, tasks and triggers to their parsers, then checks what spans them (input dependencies,
 dashed names in expressions, a flow starting itself).
 """
@@ -15,6 +16,7 @@ from orchestrator.flowmodel import input_types
 from orchestrator.flowmodel.concurrency_limits import problems as concurrency_problems
 from orchestrator.flowmodel.flow_errors import ParseContext
 from orchestrator.flowmodel.input_definitions import INPUT_ID, InputParser, InputSpec
+from orchestrator.flowmodel.parse_plugin_defaults import PluginDefaultsParser
 from orchestrator.flowmodel.parse_tasks import TaskParser
 from orchestrator.flowmodel.parse_triggers import TriggerParser
 from orchestrator.flowmodel.parse_types import TypeChecks
@@ -26,16 +28,19 @@ FLOW_ID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]*")
 NAMESPACE = re.compile(r"[a-z0-9][a-z0-9._-]*")
 FLOW_ID_MAX, NAMESPACE_MAX = 100, 150
 
-# Top-level keys Kestra accepts. Those we parse are named in ``_PARSED_FLOW_KEYS``; the rest (scheduling,
-# concurrency, SLA...) are accepted and kept in ``Flow.extra`` so valid Kestra flows still load.
+# Top-level keys Kestra accepts. ``Flow.extra`` keeps the raw blocks the executor reads (``retry``,
+# ``concurrency``) and Kestra's server-assigned ``revision`` (Kestra replaces it on save; so do we, with
+# the source's hash). Keys whose behaviour Portico lacks are refused at load (``REFUSED_FLOW_KEYS``):
+# accepting and ignoring them would run the flow differently from Kestra without a word.
 FLOW_KEYS = frozenset(
     "id namespace revision description labels inputs outputs variables tasks errors finally afterExecution "
     "listeners triggers pluginDefaults taskDefaults concurrency retry sla checks disabled deleted "
     "workerGroup workerSelector".split()
 )
+REFUSED_FLOW_KEYS = frozenset("listeners sla checks deleted workerGroup workerSelector".split())
 _PARSED_FLOW_KEYS = frozenset(
     "id namespace description labels inputs outputs variables tasks errors finally afterExecution triggers "
-    "disabled".split()
+    "disabled pluginDefaults taskDefaults".split()
 )
 OUTPUT_KEYS = {"id", "type", "value", "description", "displayName", "required"}
 SYSTEM_LABEL_PREFIX = "system."
@@ -67,6 +72,8 @@ class FlowParser(TypeChecks):
         for key in doc:
             if key not in FLOW_KEYS:
                 ctx.error(key_line(doc, key), str(key), "unknown property")
+        self.refuse(doc, REFUSED_FLOW_KEYS, "")
+        PluginDefaultsParser(ctx).apply(doc)  # before the parsers see the tasks and triggers
         flow_id = self._identifier(doc, "id", "id", FLOW_ID, FLOW_ID_MAX)
         namespace = self._identifier(doc, "namespace", "namespace", NAMESPACE, NAMESPACE_MAX)
         description = self.optional_string(doc, "description", "description")

@@ -24,7 +24,11 @@ COMMON_TASK_KEYS = frozenset(
     "description retry timeout disabled workerGroup logLevel allowFailure logToFile runIf allowWarning "
     "taskCache version pluginDefaultsRef".split()
 )
+# Common keys whose behaviour Portico lacks: refused at load, never kept and ignored.
+REFUSED_TASK_KEYS = frozenset("workerGroup logToFile taskCache version pluginDefaultsRef".split())
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
+# Kestra's SwitchTaskValidator: a Switch needs tasks in ``cases`` or in ``defaults``.
+_SWITCH = "io.kestra.plugin.core.flow.Switch"
 
 
 class TaskParser(TypeChecks):
@@ -109,6 +113,8 @@ class TaskParser(TypeChecks):
         for key in task_type.mandatory_branches:
             if key not in item:
                 ctx.error(line, f"{path}.{key}", "required property missing")
+        if task_type.name == _SWITCH:
+            self._switch_has_tasks(item, branches, path, line)
         self.validate_props(task_type, props, item, path, line)
         # Properties holding input definitions (e.g. Pause.onResume) follow the flow-input rules.
         for key in task_type.input_props:
@@ -127,6 +133,7 @@ class TaskParser(TypeChecks):
 
     def _common(self, item: dict, path: str) -> dict[str, Any]:
         common = {k: v for k, v in item.items() if k in COMMON_TASK_KEYS}
+        self.refuse(item, REFUSED_TASK_KEYS, path)
         for key in ("disabled", "allowFailure", "allowWarning", "logToFile"):
             if key in item:
                 self.boolean(item, key, f"{path}.{key}", False)
@@ -143,6 +150,16 @@ class TaskParser(TypeChecks):
         if "retry" in item:
             self.retry(item["retry"], value_line(item, "retry"), f"{path}.retry")
         return common
+
+    def _switch_has_tasks(
+        self, item: dict, branches: dict[str, list[TaskSpec]], path: str, line: int
+    ) -> None:
+        """Kestra's SwitchTaskValidator: a Switch with no task in ``cases`` nor in ``defaults`` cannot run
+        anything, so it is refused at load (a malformed ``cases``/``defaults`` is reported on its own)."""
+        if not isinstance(item.get("cases") or {}, dict) or not isinstance(item.get("defaults") or [], list):
+            return
+        if not any(tasks for key, tasks in branches.items() if key.startswith("cases.") or key == "defaults"):
+            self.ctx.error(line, path, "no task defined: neither cases nor defaults have any tasks")
 
     def _runnable_only(self, tasks: list[TaskSpec], owner: str) -> None:
         """Kestra runs a WorkingDirectory's children on one worker: flowables cannot be among them."""

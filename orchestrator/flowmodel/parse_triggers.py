@@ -12,6 +12,11 @@ TRIGGER_COMMON_KEYS = frozenset(
     "description conditions disabled stopAfter logLevel logToFile workerGroup minLogLevel failOnTriggerError "
     "allowConcurrent version pluginDefaultsRef interval".split()
 )
+# Of those, the ones whose behaviour Portico lacks: refused at load, never kept and ignored.
+REFUSED_TRIGGER_KEYS = frozenset(
+    "stopAfter logLevel logToFile workerGroup minLogLevel failOnTriggerError allowConcurrent version "
+    "pluginDefaultsRef interval".split()
+)
 
 
 class TriggerParser(TypeChecks):
@@ -47,6 +52,7 @@ class TriggerParser(TypeChecks):
                 )
             else:
                 seen[trigger_id] = value_line(item, "id")
+            self.refuse(item, REFUSED_TRIGGER_KEYS, path)
             trigger_type = self.resolve_type(item, path, kind="trigger")
             if trigger_type is None:
                 continue

@@ -59,6 +59,11 @@ class TypeChecks(Checks):
             for err in exc.errors():
                 loc = err["loc"]
                 if not loc:
+                    # A rule across properties (e.g. "give bytes, partitions or rows"): reported on the
+                    # task, unless a templated value may still satisfy it once rendered.
+                    if not _contains_template(props) and path not in reported:
+                        self.ctx.error(line, path, _pydantic_message(err))
+                        reported.add(path)
                     continue
                 field_name = loc[0]
                 field_path = f"{path}.{field_name}"

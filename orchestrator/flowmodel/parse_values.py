@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.flowmodel.durations import parse_duration
-from orchestrator.flowmodel.flow_errors import ParseContext
+from orchestrator.flowmodel.flow_errors import NOT_SUPPORTED, ParseContext
 from orchestrator.flowmodel.templating import has_template
 from orchestrator.flowmodel.yamlsource import key_line, type_name, value_line
 
@@ -26,6 +26,16 @@ class Checks:
 
     def __init__(self, ctx: ParseContext) -> None:
         self.ctx = ctx
+
+    def refuse(self, doc: dict, keys: frozenset[str] | set[str], path: str) -> None:
+        """Report each of ``keys`` present in ``doc`` as "not supported yet".
+
+        Valid Kestra keys whose behaviour Portico lacks are refused rather than kept and ignored: a flow
+        relying on them would otherwise load and then behave differently from Kestra without a word.
+        """
+        for key in doc:
+            if key in keys:
+                self.ctx.error(key_line(doc, key), f"{path}.{key}" if path else str(key), NOT_SUPPORTED)
 
     def optional_string(self, doc: dict, key: str, path: str) -> str | None:
         value = doc.get(key)

@@ -58,7 +58,9 @@ class Flow:
     file: str = "<string>"
     revision: str = ""
     after_execution: list[TaskSpec] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)  # accepted Kestra keys we do not act on yet
+    # Raw top-level blocks read elsewhere (``retry``, ``concurrency``) and Kestra's server-assigned
+    # ``revision``; keys Portico cannot honour are refused at load, never kept here and ignored.
+    extra: dict[str, Any] = field(default_factory=dict)
     # Problems Kestra only meets when the task runs (it loads the flow): reported, never refused.
     warnings: list[FlowError] = field(default_factory=list)
 

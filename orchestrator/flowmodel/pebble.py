@@ -8,13 +8,20 @@ functions (``now()``, ``json()``) and a source rewrite for operators Jinja lacks
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import re
+import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from django.conf import settings
 from jinja2 import Undefined, pass_context
 
 from orchestrator.flowmodel import config_functions
@@ -22,6 +29,259 @@ from orchestrator.flowmodel import config_functions
 
 class PebbleError(Exception):
     """A filter or function got a value it cannot handle; the message names the filter."""
+
+
+# ------------------------------------------------------------------------------------------ limits
+# A template is flow text, but what it works on (inputs, webhook bodies) is not: a render must stay small
+# and short whatever it is given. Limits are checked *before* an amplifying operation allocates
+# ('a' * 10**8, range(10**7), str.ljust(10**9)) and on the output as it streams; time is checked at every
+# call, attribute access, operator and range step. An empty loop over a large context list is the one
+# thing not interrupted (its length is bounded by the input limits).
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The limits of one render (``PORTICO_MAX_TEMPLATE_*`` settings) and when it must end."""
+
+    max_range: int
+    max_chars: int
+    seconds: float
+    deadline: float
+
+
+_budget: ContextVar[Budget | None] = ContextVar("template_budget", default=None)
+_MAX_POWER_BITS = 64 * 1024  # an integer ** integer result larger than this is refused before computing
+
+
+def _new_budget() -> Budget:
+    seconds = float(getattr(settings, "PORTICO_MAX_TEMPLATE_SECONDS", 10.0))
+    return Budget(
+        max_range=int(getattr(settings, "PORTICO_MAX_TEMPLATE_RANGE", 10_000)),
+        max_chars=int(getattr(settings, "PORTICO_MAX_TEMPLATE_OUTPUT_CHARS", 16 * 1024 * 1024)),
+        seconds=seconds,
+        deadline=time.monotonic() + seconds,
+    )
+
+
+def budget() -> Budget:
+    """The budget of the render under way (a fresh one outside any render)."""
+    return _budget.get() or _new_budget()
+
+
+@contextmanager
+def render_budget() -> Iterator[Budget]:
+    """One budget for a render and every render nested in it (lazy variables rendered on read)."""
+    current = _budget.get()
+    if current is not None:
+        yield current
+        return
+    token = _budget.set(_new_budget())
+    try:
+        yield budget()
+    finally:
+        _budget.reset(token)
+
+
+def check_time() -> None:
+    current = _budget.get()
+    if current is not None and time.monotonic() > current.deadline:
+        raise PebbleError(f"template limit: rendering took longer than {current.seconds:g} seconds")
+
+
+def check_chars(count: int, what: str = "the result") -> None:
+    limit = budget().max_chars
+    if count > limit:
+        raise PebbleError(f"template limit: {what} would be {count} characters or items (at most {limit})")
+
+
+def _length(value: Any) -> int | None:
+    return len(value) if isinstance(value, (str, list, tuple)) else None
+
+
+def check_repeat(left: Any, right: Any) -> None:
+    """``'a' * n`` / ``[x] * n``: the size is known before anything is allocated."""
+    for sequence, times in ((left, right), (right, left)):
+        size = _length(sequence)
+        if size is not None and isinstance(times, int):
+            check_chars(size * max(times, 0), "a repetition")
+
+
+def check_power(left: Any, right: Any) -> None:
+    """``10 ** (10 ** 10)`` would compute for hours: refuse integer powers with a huge result."""
+    if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
+        if right * math.log2(abs(left)) > _MAX_POWER_BITS:
+            raise PebbleError("template limit: a power (**) would be too large a number")
+
+
+def check_concat(left: Any, right: Any) -> None:
+    if (size := _length(left)) is not None and (other := _length(right)) is not None:
+        check_chars(size + other, "a concatenation")
+
+
+# Widths and precisions: in %-specs (``%-10.3f``) and in the spec after ':' of {}-fields (``{:>10}``).
+_PERCENT_WIDTHS = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\d*|\*)(?:\.(\d*|\*))?")
+_BRACE_SPECS = re.compile(r"\{[^{}]*:([^{}]*)\}")
+_DIGITS = re.compile(r"\d+")
+_NESTED_SPEC = re.compile(r"\{[^{}]*:[^{}]*\{")
+
+
+def _width(digits: str) -> int:
+    return int(digits) if len(digits) < 19 else 2**63  # int() of thousands of digits is refused anyway
+
+
+def check_format(text: Any, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None) -> None:
+    """``'%99999999d' % 1``, ``'{:>99999999}'.format(x)``, ``'%*d' % (10**9, 1)``: a width from the format
+    text or from its arguments larger than the output limit is refused before formatting."""
+    if not isinstance(text, str):
+        return
+    limit = budget().max_chars
+    numbers: list[int] = []
+    from_arguments = _NESTED_SPEC.search(text) is not None
+    for width, precision in _PERCENT_WIDTHS.findall(text):
+        numbers += [_width(n) for n in (width, precision) if n.isdigit()]
+        from_arguments = from_arguments or "*" in (width, precision)
+    for spec in _BRACE_SPECS.findall(text):
+        numbers += [_width(n) for n in _DIGITS.findall(spec)]
+    if from_arguments:  # '%*d' and '{:{}}' take their width from the arguments
+        values = [*args, *(kwargs or {}).values()]
+        for value in list(values):
+            if isinstance(value, (tuple, list)):
+                values += list(value)
+            elif isinstance(value, dict):
+                values += list(value.values())
+        numbers += [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
+    if any(n > limit for n in numbers):
+        raise PebbleError(f"template limit: a format width is larger than {limit}")
+
+
+def check_replace(text: str, old: str, new: str, count: int = -1) -> None:
+    if len(new) <= len(old):
+        return
+    found = len(text) + 1 if old == "" else text.count(old)
+    if count is not None and count >= 0:
+        found = min(found, count)
+    check_chars(len(text) + found * (len(new) - len(old)), "a replacement")
+
+
+def check_join(separator: Any, items: Any) -> None:
+    if isinstance(separator, str) and hasattr(items, "__len__"):
+        check_chars(len(separator) * max(len(items) - 1, 0), "a join")
+
+
+class BoundedRange(Sequence):
+    """What ``range()`` gives a template: a ``range`` that checks the render's time while iterated."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: range) -> None:
+        self._items = items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._items[index]
+
+    def __iter__(self) -> Iterator[int]:
+        items = self._items
+        for start in range(0, len(items), 256):
+            check_time()
+            yield from items[start : start + 256]
+
+    def __reversed__(self) -> Iterator[int]:
+        return reversed(self._items)
+
+    def __contains__(self, item: Any) -> bool:
+        return item in self._items
+
+    def __eq__(self, other: Any) -> bool:
+        return self._items == (other._items if isinstance(other, BoundedRange) else other)
+
+    def __hash__(self) -> int:
+        return hash(self._items)
+
+    def __repr__(self) -> str:
+        return repr(self._items)
+
+
+def bounded_range(*args: Any) -> BoundedRange:
+    """Python's ``range`` with at most ``PORTICO_MAX_TEMPLATE_RANGE`` items (Jinja's own sandbox cap,
+    which a plain ``range`` global replaced, was 100,000)."""
+    items = range(*args)
+    limit = budget().max_range
+    try:
+        count = len(items)
+    except OverflowError:
+        count = limit + 1
+    if count > limit:
+        raise PebbleError(f"template limit: range() may have at most {limit} items")
+    return BoundedRange(items)
+
+
+def _check_filter_arguments(name: str, values: list[Any], kwargs: dict[str, Any]) -> None:
+    """Filters whose extra arguments make their result larger than their input: checked before they run."""
+    if not values:
+        return
+    limit = budget().max_chars
+    extra = [*values[1:], *kwargs.values()]
+    if name in ("center", "batch") and any(isinstance(a, int) and a > limit for a in extra):
+        raise PebbleError(f"template limit: {name}() would produce more than {limit} characters or items")
+    if name == "indent":
+        width = values[1] if len(values) > 1 else kwargs.get("width", 4)
+        each = len(width) if isinstance(width, str) else width if isinstance(width, int) else 0
+        text = str(values[0])
+        check_chars(len(text) + max(each, 0) * (text.count("\n") + 1), "indent()")
+    elif name == "wordwrap":
+        wrap = kwargs.get("wrapstring", values[4] if len(values) > 4 else None)
+        if isinstance(wrap, str):
+            text = str(values[0])
+            check_chars(len(text) * (len(wrap) + 1), "wordwrap()")
+    elif name == "format":
+        check_format(values[0], values[1:], kwargs)
+    elif name == "join":
+        check_join(values[1] if len(values) > 1 else kwargs.get("d", ""), values[0])
+
+
+def guard_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` checking the time before it runs, amplifying arguments before it allocates and the
+    size of what it returns. ``functools.wraps`` keeps Jinja's ``pass_context`` marks."""
+
+    @functools.wraps(function)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        check_time()
+        # pass_context / pass_environment filters get Jinja's object first: it is not a value.
+        values = list(args[1:] if getattr(function, "jinja_pass_arg", None) else args)
+        _check_filter_arguments(name, values, kwargs)
+        result = function(*args, **kwargs)
+        if isinstance(result, (str, list)):
+            check_chars(len(result))
+        return result
+
+    return guarded
+
+
+_PADDING_METHODS = {"center", "ljust", "rjust", "zfill", "expandtabs"}
+
+
+def check_call(function: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> None:
+    """A method call from a template whose arguments would make a huge string: padding, format, replace,
+    join on ``str``."""
+    check_time()
+    target = getattr(function, "__wrapped__", function)  # the sandbox wraps str.format
+    owner = getattr(target, "__self__", None)
+    if not isinstance(owner, str):
+        return
+    name = getattr(target, "__name__", "")
+    if name in _PADDING_METHODS:
+        limit = budget().max_chars
+        if any(isinstance(a, int) and a > limit for a in [*args, *kwargs.values()]):
+            raise PebbleError(f"template limit: {name}() would produce more than {limit} characters")
+    elif name in ("format", "format_map"):
+        check_format(owner, args, kwargs)
+    elif name == "replace" and len(args) >= 2 and all(isinstance(a, str) for a in args[:2]):
+        check_replace(owner, args[0], args[1], args[2] if len(args) > 2 and isinstance(args[2], int) else -1)
+    elif name == "join" and args:
+        check_join(owner, args[0])
 
 
 # ----------------------------------------------------------------------------------------- filters
@@ -276,8 +536,10 @@ def _replace(value: Any, old: Any, new: Any = None, count: int | None = None) ->
     text = str(value)
     if isinstance(old, dict) and new is None:
         for key, replacement in old.items():
+            check_replace(text, str(key), str(replacement))
             text = text.replace(str(key), str(replacement))
         return text
+    check_replace(text, str(old), str(new), -1 if count is None else count)
     return text.replace(str(old), str(new), -1 if count is None else count)
 
 
@@ -472,7 +734,7 @@ GLOBALS: dict[str, Any] = {
     "json": _from_json,
     "fromJson": _from_json,
     "coalesce": _coalesce,
-    "range": range,
+    "range": bounded_range,
     "null": None,
     "printContext": _print_context,
     "secret": lambda name: _configured(config_functions.secret, name),  # configuration, never flow text

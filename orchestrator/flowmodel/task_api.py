@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
@@ -39,6 +40,10 @@ class RunContext(Protocol):
 
     def sleep(self, seconds: float) -> None: ...
 
+    def warn(self, reason: str) -> None:
+        """End the task WARNING instead of SUCCESS once ``run`` returns (e.g. ``warningOnStdErr``)."""
+        ...
+
     def resume_execution(self, execution_id: str, inputs: dict[str, Any]) -> bool:
         """Resume a PAUSED execution with ``inputs`` for its Pause's ``onResume``; False when it is not
         paused. Refused inputs or a refused resume raise ``StepError``."""
@@ -50,6 +55,13 @@ class RunContext(Protocol):
 
 
 RunFn = Callable[[BaseModel, RunContext], dict[str, Any]]
+# Inside a task's working directory: where files to keep go (Kestra's ``{{ outputDir }}``, OUTPUT_DIR).
+OUTPUT_DIR = ".outputs"
+
+
+def working_dir_vars(directory: Path) -> dict[str, str]:
+    """Kestra's template variables for a task with a working directory."""
+    return {"workingDir": str(directory), "outputDir": str(directory / OUTPUT_DIR)}
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,9 @@ class TaskType:
     mapped_branches: tuple[str, ...] = ()
     dependency_branches: tuple[str, ...] = ()
     runnable_branches: tuple[str, ...] = ()  # branches that may hold only runnable (non-flowable) tasks
+    # The worker gives each attempt its own temporary directory (``RunContext.working_dir``) and the
+    # templates Kestra's ``workingDir`` / ``outputDir`` (scripts); it is removed after the attempt.
+    working_dir: bool = False
 
     @property
     def mandatory_branches(self) -> tuple[str, ...]:
@@ -110,6 +125,7 @@ def register(
     mapped_branches: tuple[str, ...] = (),
     dependency_branches: tuple[str, ...] = (),
     runnable_branches: tuple[str, ...] = (),
+    working_dir: bool = False,
 ) -> Callable[[Any], Any]:
     """Decorator registering ``run`` under ``name``, its old Kestra names and its short name.
 
@@ -137,6 +153,7 @@ def register(
             mapped_branches=tuple(mapped_branches),
             dependency_branches=tuple(dependency_branches),
             runnable_branches=tuple(runnable_branches),
+            working_dir=working_dir,
         )
         _add(task_type)
         return fn

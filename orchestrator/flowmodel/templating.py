@@ -8,6 +8,7 @@ not defined is an error, never an empty string: a typo must not silently run a f
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from functools import lru_cache
@@ -18,7 +19,23 @@ from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.exceptions import TemplateError as JinjaTemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
-from orchestrator.flowmodel.pebble import FILTERS, GLOBALS, TESTS, PebbleError, finalize, translate
+from orchestrator.flowmodel.pebble import (
+    FILTERS,
+    GLOBALS,
+    TESTS,
+    PebbleError,
+    check_call,
+    check_chars,
+    check_concat,
+    check_format,
+    check_power,
+    check_repeat,
+    check_time,
+    finalize,
+    guard_filter,
+    render_budget,
+    translate,
+)
 
 _CACHE_SIZE = 512
 
@@ -73,7 +90,33 @@ class _PathIndex:
 class _Environment(ImmutableSandboxedEnvironment):
     """Sandboxed environment (templates cannot mutate lists or dicts of the context either) where
     ``a.b`` on a mapping reads key ``b`` first, as in Pebble (``outputs.t.values`` is an output, not
-    ``dict.values``), and whose undefined-attribute errors name the variable path."""
+    ``dict.values``), and whose undefined-attribute errors name the variable path.
+
+    Operators that can build a huge value from a short expression (``'a' * 10**8``, ``10 ** (10 ** 10)``)
+    are intercepted and checked before they run (``pebble``'s limits), which also keeps Jinja from
+    computing them while compiling; calls and attribute reads check the render's time.
+    """
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        check_time()
+        if operator == "*":
+            check_repeat(left, right)
+        elif operator == "**":
+            check_power(left, right)
+        elif operator == "+":
+            check_concat(left, right)
+        elif operator == "%" and isinstance(left, str):
+            check_format(left, [right])
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        check_call(__obj, args, kwargs)
+        result = super().call(__context, __obj, *args, **kwargs)
+        if isinstance(result, (str, list)):
+            check_chars(len(result))
+        return result
 
     def _named(self, obj: Any, name: Any, result: Any) -> Any:
         if isinstance(result, Undefined) and isinstance(obj, Mapping) and not isinstance(obj, Undefined):
@@ -84,6 +127,7 @@ class _Environment(ImmutableSandboxedEnvironment):
         return result
 
     def getattr(self, obj: Any, attribute: str) -> Any:
+        check_time()
         if isinstance(obj, Mapping) and not isinstance(obj, Undefined):
             try:
                 return obj[attribute]
@@ -92,6 +136,7 @@ class _Environment(ImmutableSandboxedEnvironment):
         return self._named(obj, attribute, super().getattr(obj, attribute))
 
     def getitem(self, obj: Any, argument: Any) -> Any:
+        check_time()
         return self._named(obj, argument, super().getitem(obj, argument))
 
 
@@ -102,6 +147,7 @@ def _env() -> SandboxedEnvironment:
     for name in ("lipsum", "cycler", "joiner", "namespace", "dict"):
         env.globals.pop(name, None)
     env.filters.update(FILTERS)
+    env.filters = {name: guard_filter(name, function) for name, function in env.filters.items()}
     env.globals.update(GLOBALS)
     env.tests.update(TESTS)
     return env
@@ -133,7 +179,8 @@ def render_string(text: str, context: Mapping[str, Any]) -> str:
         return text
     token = _paths.set(_PathIndex(context))
     try:
-        return _render_text(text, context)
+        with render_budget():
+            return _render_text(text, context)
     finally:
         _paths.reset(token)
 
@@ -144,7 +191,8 @@ def render(value: Any, context: Mapping[str, Any]) -> Any:
         return value
     token = _paths.set(_PathIndex(context))
     try:
-        return _render_value(value, context)
+        with render_budget():
+            return _render_value(value, context)
     finally:
         _paths.reset(token)
 
@@ -185,14 +233,44 @@ def _render_value(value: Any, context: Mapping[str, Any]) -> Any:
     return value
 
 
+def _stream(template: Any, context: Mapping[str, Any]) -> str:
+    """The template's output, refused as soon as it passes the output limit or the render's time."""
+    chunks: list[str] = []
+    size = 0
+    for chunk in template.generate(context):
+        size += len(chunk)
+        check_chars(size, "the output")
+        check_time()
+        chunks.append(chunk)
+    return "".join(chunks)
+
+
+_UNDEFINED_NAME = re.compile(r"^'([A-Za-z_]\w*)' is undefined$")
+
+
+def _undefined_message(text: str, message: str) -> str:
+    """Pebble's wording for a variable that does not exist, which flows and Kestra's tests match on:
+    "Unable to find `inputs` used in the expression `{{inputs.invalid}}` at line 1"."""
+    match = _UNDEFINED_NAME.match(message)
+    if match:
+        name = match.group(1)
+        inner = r"(?:(?!\}\}).)*"
+        pattern = r"\{\{" + inner + r"?(?<![\w.])" + re.escape(name) + r"\b" + inner + r"\}\}"
+        found = re.search(pattern, text, re.S)
+        if found:
+            line = text.count("\n", 0, found.start()) + 1
+            return f"Unable to find `{name}` used in the expression `{found.group(0)}` at line {line}"
+    return f"undefined variable: {message}"
+
+
 def _render_text(text: str, context: Mapping[str, Any]) -> str:
     template = _compile(text)
     try:
-        return template.render(context)
+        return _stream(template, context)
     except SecurityError as exc:
         raise TemplateError(f"unsafe template: {exc}") from None
     except UndefinedError as exc:
-        raise TemplateError(f"undefined variable: {exc.message}") from None
+        raise TemplateError(_undefined_message(text, exc.message or "")) from None
     except TemplateError:
         raise
     except PebbleError as exc:

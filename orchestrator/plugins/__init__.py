@@ -24,9 +24,9 @@ SOURCES: dict[str, str] = {}
 # Modules whose ``@task_api.register`` declarations make up Portico's built-in task types.
 FAMILIES: tuple[str, ...] = (
     "orchestrator.plugins.core.tasks",
-    "orchestrator.plugins.core.flowables",
+    "orchestrator.plugins.core.flow",
     "orchestrator.plugins.core.execution",
-    "orchestrator.plugins.core.storage",
+    "orchestrator.plugins.core.local_files",
     "orchestrator.plugins.core.trigger_types",
     "orchestrator.plugins.core.kv",
     "orchestrator.plugins.core.files",
@@ -35,6 +35,7 @@ FAMILIES: tuple[str, ...] = (
     "orchestrator.plugins.http.tasks",
     "orchestrator.plugins.notifications.webhooks",
     "orchestrator.plugins.notifications.mail",
+    "orchestrator.plugins.scripts.tasks",
 )
 
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from orchestrator.flowmodel import input_types, masking
+from orchestrator.flowmodel import masking
 from orchestrator.flowmodel.spec import Flow
+from orchestrator.state import secret_retention
 from orchestrator.state.flow_snapshots import flow_for
 from orchestrator.state.models import Execution, LogLine, TaskRun
 
 
 def secret_values(execution: Execution, flow: Flow) -> list[str]:
-    """The execution's SECRET input values, also registered for process-wide log masking."""
-    values = [execution.inputs.get(i) for i in input_types.secret_ids(flow)]
-    secrets = [str(v) for v in values if v not in (None, "")]
+    """The execution's SECRET input values (decrypted), also registered for process-wide log masking."""
+    secrets = secret_retention.secret_values(execution, flow)
     masking.register_secrets(secrets)
     return secrets
 
@@ -26,5 +26,5 @@ def log(
         execution=execution,
         taskrun=taskrun,
         level=level.upper(),
-        message=masking.mask(str(message), secrets),
+        message=masking.mask(str(message), secrets, per_character=True),  # Kestra's log-line masking
     )

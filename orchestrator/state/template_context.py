@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from orchestrator.flowmodel import input_types as input_types
-from orchestrator.flowmodel import storage, templating
+from orchestrator.flowmodel import secrets_at_rest, storage, templating
 from orchestrator.flowmodel.spec import Flow, TaskSpec
 from orchestrator.state.models import Execution, State, TaskRun
 
@@ -62,13 +62,14 @@ def task_outputs(runs: Iterable[TaskRun]) -> dict[str, Any]:
         if run.state not in (State.SUCCESS, State.WARNING, State.RUNNING) or not run.outputs:
             continue
         values = iteration_values(run, by_id)
+        revealed = secrets_at_rest.reveal(run.outputs)
         if not values:
-            outputs[run.task_id] = run.outputs
+            outputs[run.task_id] = revealed
             continue
         slot = outputs.setdefault(run.task_id, {})
         for value in values[:-1]:
             slot = slot.setdefault(value, {})
-        slot[values[-1]] = run.outputs
+        slot[values[-1]] = revealed
     return outputs
 
 
@@ -93,7 +94,7 @@ def parents(taskrun: TaskRun, by_id: Mapping[Any, TaskRun]) -> list[dict[str, An
     while current is not None:
         entry: dict[str, Any] = {"taskrun": {"value": current.value}}
         if current.outputs:
-            entry["outputs"] = current.outputs
+            entry["outputs"] = secrets_at_rest.reveal(current.outputs)
         chain.append(entry)
         if not current.parent_id:
             break
@@ -134,7 +135,8 @@ def build(
             "startDate": iso(execution.started or execution.created),
             "state": execution.state,
         },
-        "inputs": input_types.nested(execution.inputs),
+        # Sealed secrets are decrypted here, for rendering only (secrets_at_rest).
+        "inputs": input_types.nested(secrets_at_rest.reveal(execution.inputs)),
         "outputs": task_outputs(runs),
         # Kestra gives every execution system.correlationId (its own id, or its root parent's for subflows).
         "labels": input_types.nested({"system.correlationId": str(execution.id), **execution.labels}),

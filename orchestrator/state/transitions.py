@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from orchestrator.state import secret_retention
 from orchestrator.state.models import TERMINAL, Execution, State, TaskRun
 from orchestrator.state.signals import execution_state_changed, taskrun_state_changed
 from orchestrator.state.template_context import iso
@@ -56,11 +57,11 @@ def transition(
 ) -> bool:
     """Move ``obj`` to ``to`` if Kestra's state graph allows it; False (and no write) otherwise.
 
-    Extra ``fields`` are written in the same UPDATE (e.g. ``outputs``). A callable field value gets the
-    column's current value (``attempts=bump`` counts a claim); ``expect`` adds conditions on the row
-    (e.g. the attempt a worker holds). The UPDATE filters on the state it started from, and on
-    ``expect``: a compare-and-set that also holds on SQLite, where SELECT FOR UPDATE is a no-op, so two
-    workers can never both claim or finish the same row.
+    Extra ``fields`` are written in the same UPDATE (e.g. ``outputs``, their secrets sealed first). A
+    callable field value gets the column's current value (``attempts=bump`` counts a claim); ``expect``
+    adds conditions on the row (e.g. the attempt a worker holds). The UPDATE filters on the state it
+    started from, and on ``expect``: a compare-and-set that also holds on SQLite, where SELECT FOR UPDATE
+    is a no-op, so two workers can never both claim or finish the same row.
 
     The state, history and derived fields are read under the row lock, unless ``known``: the caller's
     ``obj`` was read under lock in this transaction, or is its own copy as this function last wrote it
@@ -69,6 +70,8 @@ def transition(
     """
     to = State(to)
     model = type(obj)
+    if fields.get("outputs"):  # no plaintext secret is ever written to a row
+        fields["outputs"] = secret_retention.sealed_outputs(obj, fields["outputs"])
     derived = [key for key, value in fields.items() if callable(value)]
     # No savepoint inside a caller's transaction: two extra round trips per change, and an error in
     # here aborts the caller's transaction anyway.

@@ -7,9 +7,12 @@ that is already claimed or finished does nothing, because claiming is a compare-
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from celery import current_task, shared_task
@@ -38,10 +41,15 @@ class TaskRunContext:
         # Set by the timeout watchdog (timeouts.Watchdog): the attempt is over, the plugin should stop.
         self.interrupted = threading.Event()
         self.interrupt_reason = ""
+        self.warning: str | None = None  # ``warn``: the task ends WARNING
+        self.working_dir: Path | None = None  # the attempt's directory, for types that ask for one
 
     def for_child(self, child: TaskRun) -> TaskRunContext:
         """The context of a WorkingDirectory child this worker runs inline, with the same secrets."""
         return TaskRunContext(child, self._secrets)
+
+    def warn(self, reason: str) -> None:
+        self.warning = reason
 
     def interrupt(self, reason: str) -> None:
         self.interrupt_reason = reason
@@ -52,7 +60,19 @@ class TaskRunContext:
             raise failures.TaskInterrupted(self.interrupt_reason)
 
     def log(self, level: str, message: str) -> None:
+        """One log line of the task, unless it is below the task's ``logLevel``.
+
+        Kestra's RunContextLogger drops lines under the task's ``logLevel`` (TRACE when unset), so a
+        ``level: TRACE`` Log under ``logLevel: INFO`` writes nothing.
+        """
         self._check_interrupted()
+        order = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
+        if "_log_level" not in self.__dict__:  # looked up once per run context
+            task = flow_snapshots.flow_for(self._taskrun.execution).find_task(self.task_id)
+            self.__dict__["_log_level"] = str((task.common.get("logLevel") if task else None) or "TRACE")
+        threshold, wanted = self.__dict__["_log_level"].upper(), str(level).upper()
+        if threshold in order and wanted in order and order.index(wanted) < order.index(threshold):
+            return
         logs.log(self._taskrun.execution, self._taskrun, level, message, self._secrets)
 
     def resume_execution(self, execution_id: str, inputs: dict[str, Any]) -> bool:
@@ -138,7 +158,7 @@ def run_claimed(run: TaskRun) -> None:
     attempt = run.attempts  # the fence: only this attempt's result may finish the run
     try:
         with heartbeat.beating(str(run.pk), run.attempts):
-            outputs = _run_plugin(run, flow, secrets)
+            outputs, warning = _run_plugin(run, flow, secrets)
     except heartbeat.LeaseLost:
         logger.warning("task run %s was re-queued while this worker ran it; dropping this result", run.pk)
     except control.TaskKilled:
@@ -154,13 +174,14 @@ def run_claimed(run: TaskRun) -> None:
         logger.exception("task %s of execution %s crashed", run.task_id, execution.pk)
         walker.task_failed(run, f"{type(exc).__name__}: {exc}", secrets, attempt=attempt)
     else:
-        walker.task_succeeded(run, outputs, attempt=attempt)
+        walker.task_succeeded(run, outputs, attempt=attempt, warning=warning)
 
 
 _CONTEXT_FIELDS = ("id", "execution_id", "task_id", "parent_id", "value", "state", "outputs")
 
 
-def _run_plugin(run: TaskRun, flow: Any, secrets: list[str]) -> dict[str, Any]:
+def _run_plugin(run: TaskRun, flow: Any, secrets: list[str]) -> tuple[dict[str, Any], str | None]:
+    """Render, validate and run the task's plugin; its outputs and the warning it raised, if any."""
     task = flow.find_task(run.task_id)
     if task is None:
         raise task_api.StepError(f"task '{run.task_id}' is not in the flow")
@@ -170,15 +191,21 @@ def _run_plugin(run: TaskRun, flow: Any, secrets: list[str]) -> dict[str, Any]:
     # The other runs only when a template reads them, and then only the columns the context uses.
     runs = run.execution.task_runs.only(*_CONTEXT_FIELDS) if template_context.reads_runs(task) else None
     context = template_context.build(run.execution, flow, runs, taskrun=run, task=task)
-    props: BaseModel = task_type.validate_props(templating.render(task.props, context))
-    ctx = TaskRunContext(run, secrets)
-    timeout = timeouts.task_timeout(task, context)
-    watchdog = None
-    if timeout is not None:
-        watchdog = timeouts.Watchdog(run, run.attempts, timeout, ctx.interrupt, secrets).start()
-    try:
-        outputs = task_type.run(props, ctx) or {}
-    finally:
-        if watchdog is not None:
-            watchdog.cancel()
-    return dict(outputs)
+    with ExitStack() as stack:
+        directory = None
+        if task_type.working_dir:
+            directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="portico-task-")))
+            context = {**context, **task_api.working_dir_vars(directory)}
+        props: BaseModel = task_type.validate_props(templating.render(task.props, context))
+        ctx = TaskRunContext(run, secrets)
+        ctx.working_dir = directory
+        timeout = timeouts.task_timeout(task, context)
+        watchdog = None
+        if timeout is not None:
+            watchdog = timeouts.Watchdog(run, run.attempts, timeout, ctx.interrupt, secrets).start()
+        try:
+            outputs = task_type.run(props, ctx) or {}
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+    return dict(outputs), ctx.warning

@@ -49,7 +49,7 @@ from orchestrator.executor import control, failures, flowables, retries, timeout
 from orchestrator.flowmodel import storage, task_api, templating
 from orchestrator.flowmodel.durations import format_duration, parse_duration
 from orchestrator.flowmodel.spec import TaskSpec
-from orchestrator.plugins.core.storage import upload_matches, write_inputs
+from orchestrator.plugins.core.local_files import upload_matches, write_inputs
 from orchestrator.state import flow_snapshots, logs, template_context, transitions
 from orchestrator.state.models import SEVERITY, TERMINAL, State, TaskRun
 
@@ -159,7 +159,7 @@ class _Runner:
 
         ctx = self.ctx.for_child(child)
         ctx.interrupted = _ChildInterrupt(self.ctx.interrupted)  # its timeout, or the directory's
-        ctx.working_dir = self.directory  # type: ignore[attr-defined]  (LocalFiles and friends read it)
+        ctx.working_dir = self.directory  # LocalFiles and the script tasks work in it
         watchdog = None
         try:
             task_type = task_api.lookup(task.type)
@@ -190,12 +190,16 @@ class _Runner:
                 watchdog.cancel()
         if ctx.interrupt_reason:  # timed out, but the plugin finished anyway: too late, as on a worker
             return ctx.interrupt_reason, True
-        transitions.transition(child, retries.success_state(self.flow, child), outputs=outputs)
+        state = retries.success_state(self.flow, child, warned=bool(ctx.warning))
+        if ctx.warning:
+            logs.log(self.execution, child, "WARN", ctx.warning)
+        transitions.transition(child, state, outputs=outputs)
         return None, False
 
     def _context(self, child: TaskRun, task: TaskSpec) -> dict[str, Any]:
         runs = list(self.execution.task_runs.only(*_CONTEXT_FIELDS))
-        return template_context.build(self.execution, self.flow, runs, taskrun=child, task=task)
+        context = template_context.build(self.execution, self.flow, runs, taskrun=child, task=task)
+        return {**context, **task_api.working_dir_vars(self.directory)}  # the children share it
 
     def _next_attempt_at(self, child: TaskRun, policy: retries.RetryPolicy | None) -> Any:
         if policy is None or policy.behavior != retries.RETRY_FAILED_TASK:

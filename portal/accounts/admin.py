@@ -17,7 +17,10 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(CostCenter)
 class CostCenterAdmin(admin.ModelAdmin):
+    """Members (users, groups) may charge a cost center; approvers listed here are scoped to it."""
+
     list_display = ("code", "name", "owner", "active")
     list_filter = ("active",)
     search_fields = ("code", "name")
     autocomplete_fields = ("owner",)
+    filter_horizontal = ("members", "member_groups", "approvers")

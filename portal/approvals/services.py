@@ -16,9 +16,10 @@ from django.utils import timezone
 from orchestrator.executor import walker
 from orchestrator.flowmodel.input_types import mask_inputs
 from orchestrator.flowmodel.spec import Flow, parse_flow
-from portal.accounts.roles import is_approver
+from portal.accounts.roles import is_approver, may_decide_on
 from portal.audit import services as audit
 from portal.notifications.services import notify_on_commit
+from portal.requests import links
 from portal.requests.models import RequestState, ResourceRequest
 from portal.requests.services import REQUEST_LABEL
 from portal.resources import budget
@@ -34,18 +35,28 @@ class SelfApprovalError(PermissionDenied):
     """Nobody decides on their own request."""
 
 
+class OutOfScopeError(PermissionDenied):
+    """An approver scoped to cost centers decides only requests charged to them."""
+
+
 def _launch(request: ResourceRequest, flow: Flow) -> None:
-    """Start the execution inside the caller's transaction; the engine dispatches it on commit."""
-    execution = walker.start_execution(
-        flow,
-        {**request.inputs, **request.secret_inputs},
-        labels={
-            REQUEST_LABEL: str(request.pk),
-            "portico.requester": request.requester.get_username(),
-            "portico.cost_center": request.cost_center.code,
-        },
-        trigger={"type": "portico.request", "request": request.pk},
-    )
+    """Start the execution inside the caller's transaction; the engine dispatches it on commit.
+
+    The request ↔ execution link is a row (``links``) written before the execution starts; the labels
+    only describe the run (servers are labelled with them).
+    """
+    with transaction.atomic():  # the link's foreign key is checked at commit, once the execution exists
+        execution = walker.start_execution(
+            flow,
+            {**request.inputs, **request.secret_inputs},
+            execution_id=links.new_execution_id(request),
+            labels={
+                REQUEST_LABEL: str(request.pk),
+                "portico.requester": request.requester.get_username(),
+                "portico.cost_center": request.cost_center.code,
+            },
+            trigger={"type": "portico.request", "request": request.pk},
+        )
     # The engine's signals may already have moved the request (e.g. to RUNNING): write only the link.
     ResourceRequest.objects.filter(pk=request.pk).update(execution=execution)
     request.refresh_from_db()
@@ -62,6 +73,10 @@ def _decide(request_id: int, *, acting_user: Any, comment: str, outcome: Outcome
         )
         if request.requester_id == acting_user.pk:
             raise SelfApprovalError("you cannot decide on your own request")
+        if not may_decide_on(acting_user, request.cost_center_id):
+            raise OutOfScopeError(
+                f"{acting_user} does not approve for cost center {request.cost_center.code}"
+            )
         if request.state != RequestState.PENDING_APPROVAL:
             state = request.get_state_display().lower()
             raise DecisionError(f"request #{request.pk} is {state}, not pending approval")

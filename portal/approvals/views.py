@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
@@ -17,12 +17,13 @@ from . import selectors, services
 @approver_required
 @require_GET
 def queue(request: HttpRequest) -> HttpResponse:
-    return render(request, "approvals/queue.html", {"pending": selectors.queue()})
+    return render(request, "approvals/queue.html", {"pending": selectors.queue(request.user)})
 
 
 @approver_required
 @require_POST
 def decide(request: HttpRequest, pk: int) -> HttpResponse:
+    """Approve or reject; a request that does not exist, or that this approver may not see, is a 404."""
     action = request.POST.get("decision")
     comment = request.POST.get("comment", "").strip()
     if action not in ("approve", "reject"):
@@ -37,6 +38,8 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
         except PermissionDenied:
             raise
+        except ObjectDoesNotExist:
+            raise Http404("No such request.") from None
         else:
             verb = "approved" if action == "approve" else "rejected"
             if action == "approve" and decided.state == "PENDING_APPROVAL":

@@ -36,14 +36,32 @@ def _parse_date(text: str | None) -> date | None:
         return None
 
 
+_MAX_ID = 2**63 - 1  # a bigint primary key: no row has a larger id
+_NO_ROW = -1
+
+
+def _parse_id(text: str | None) -> int | None:
+    """An id filter's value: None when absent or malformed (ignored); ``_NO_ROW`` for digits beyond any
+    id, which match nothing. Compared in SQL they overflow (SQLite), and the CSV export broke mid-stream;
+    ``str.isdigit`` alone also accepts '²', which ``int`` refuses."""
+    if not text or not text.isascii() or not text.isdigit():
+        return None
+    if len(text) > len(str(_MAX_ID)) or int(text) > _MAX_ID:
+        return _NO_ROW
+    return int(text)
+
+
 def filter_events(params: Mapping[str, str]) -> QuerySet[AuditEvent]:
     """Filter by ``actor`` (user id), ``cost_center`` (id), ``flow`` ("namespace.id"), ``verb``,
-    ``since``/``until`` (ISO dates, inclusive); unknown or malformed values are ignored."""
+    ``since``/``until`` (ISO dates, inclusive); unknown or malformed values are ignored, and an id no
+    row can have gives an empty result."""
     qs = AuditEvent.objects.select_related("actor", "cost_center").order_by("-id")
-    if (actor := params.get("actor")) and actor.isdigit():
-        qs = qs.filter(actor_id=int(actor))
-    if (cost_center := params.get("cost_center")) and cost_center.isdigit():
-        qs = qs.filter(cost_center_id=int(cost_center))
+    for param, column in (("actor", "actor_id"), ("cost_center", "cost_center_id")):
+        value = _parse_id(params.get(param))
+        if value == _NO_ROW:
+            return qs.none()
+        if value is not None:
+            qs = qs.filter(**{column: value})
     if flow := params.get("flow"):
         namespace, _, flow_id = flow.rpartition(".")
         qs = qs.filter(flow_namespace=namespace, flow_id=flow_id)

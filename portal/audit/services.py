@@ -9,14 +9,17 @@ from typing import Any
 from django.db import models, transaction
 from django.utils import timezone
 
+from orchestrator.flowmodel import secrets_at_rest
+
 from .models import GENESIS_HASH, AuditChainHead, AuditEvent
 
 SYSTEM_ACTOR = "system"
 
 
 def _jsonable(value: Any) -> Any:
-    """Round-trip through JSON so what we hash is exactly what the JSONField gives back."""
-    return json.loads(json.dumps(value, default=str))
+    """Round-trip through JSON so what we hash is exactly what the JSONField gives back; an encrypted
+    secret or a known secret value is masked first (the audit log is kept for ever: never a secret)."""
+    return json.loads(json.dumps(secrets_at_rest.masked(value), default=str))
 
 
 def canonical_json(event: AuditEvent) -> str:

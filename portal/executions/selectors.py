@@ -15,38 +15,26 @@ from django.http import Http404
 from django.utils import timezone
 
 from orchestrator.executor.retries import attempts as attempt_history
-from orchestrator.flowmodel import masking, task_api
+from orchestrator.flowmodel import masking, secrets_at_rest, task_api
 from orchestrator.flowmodel.input_types import mask_inputs
 from orchestrator.flowmodel.spec import Flow, FlowValidationError
 from orchestrator.state import flow_snapshots, logs
 from orchestrator.state.models import Execution, LogLine, TaskRun
 from portal.accounts import visibility
+from portal.requests import links
 from portal.requests.models import ResourceRequest
-from portal.requests.services import REQUEST_LABEL
 
 # Kestra's log levels, lowest first; stored levels outside this list are mapped by _LEVEL_ALIASES.
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 _LEVEL_ALIASES = {"WARNING": "WARN", "CRITICAL": "ERROR", "FATAL": "ERROR"}
 MAX_LOG_LINES = 500
-_MAX_PARENT_HOPS = 10
 _MIN_BAR_PERCENT = 0.6
 
 
 def request_for(execution: Execution) -> ResourceRequest | None:
-    """The request that started this execution (or, for a subflow, the one that started its root)."""
-    current: Execution | None = execution
-    for _ in range(_MAX_PARENT_HOPS):
-        if current is None:
-            return None
-        request_id = str((current.labels or {}).get(REQUEST_LABEL, ""))
-        if request_id.isdigit():
-            return (
-                ResourceRequest.objects.select_related("requester", "catalog_flow", "cost_center")
-                .filter(pk=int(request_id))
-                .first()
-            )
-        current = current.parent
-    return None
+    """The request this execution belongs to (``requests.links``: by foreign key, through a subflow's
+    root or a replay's original), never by label."""
+    return links.request_of(execution)
 
 
 def get_visible_execution(user: Any, pk: Any) -> tuple[Execution, ResourceRequest | None]:
@@ -59,7 +47,8 @@ def get_visible_execution(user: Any, pk: Any) -> tuple[Execution, ResourceReques
     if execution is None:
         raise Http404("no such execution")
     request = request_for(execution)
-    if not visibility.may_see(user, request.requester_id if request is not None else None):
+    owner = request.requester_id if request is not None else None
+    if not visibility.may_see(user, owner, request.cost_center_id if request is not None else None):
         raise Http404("no such execution")
     return execution, request
 
@@ -70,9 +59,9 @@ def recent_executions(state: str = "", limit: int = 200) -> list[Execution]:
     if state:
         qs = qs.filter(state=state)
     executions = list(qs[:limit])
+    linked = links.request_ids([execution.pk for execution in executions])
     for execution in executions:
-        request_id = str((execution.labels or {}).get(REQUEST_LABEL, ""))
-        execution.request_pk = int(request_id) if request_id.isdigit() else None
+        execution.request_pk = linked.get(execution.pk)
         execution.started_by = started_by(execution)
     return executions
 
@@ -100,6 +89,8 @@ def secrets_of(execution: Execution, flow: Flow | None) -> list[str]:
 
 def mask_value(value: Any, secrets: list[str]) -> Any:
     """``value`` with every secret masked, keeping its structure (dicts, lists) for display."""
+    if secrets_at_rest.is_sealed(value):
+        return masking.MASK
     if isinstance(value, dict):
         return {k: mask_value(v, secrets) for k, v in value.items()}
     if isinstance(value, list):

@@ -7,8 +7,11 @@ every POST checks again); operators are those who see every execution (``account
   their own request (stopping what you asked for needs nobody's approval).
 - **resume**: approvers and superusers, but not on their own request: a Pause is a human gate, and like a
   decision nobody passes their own (``portal.approvals`` forbids self-approval for the same reason).
-- **restart** (from the failed task) and **replay** (from any task): approvers and superusers only; both
-  run infrastructure changes again, which the requester alone may not decide.
+- **restart** (from the failed task) and **replay** (from any task): approvers and superusers only, and
+  not on their own request; both run infrastructure changes again, which the requester alone may not
+  decide (an approver who requested is a requester here).
+
+An approver scoped to cost centers operates only executions of requests charged to them.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from django.db import transaction
 
 from orchestrator.executor import control
 from orchestrator.state.models import Execution, State
-from portal.accounts.visibility import sees_everything
+from portal.accounts.visibility import oversees, sees_everything
 from portal.audit import services as audit
 from portal.requests.models import ResourceRequest
 
@@ -46,9 +49,10 @@ def permitted(user: Any, request: ResourceRequest | None) -> Allowed:
     """What ``user``'s role allows on an execution started by ``request`` (None: no request), in any state."""
     if not (user and user.is_authenticated):
         return Allowed()
-    operator = sees_everything(user)
+    operator = oversees(user, request.cost_center_id) if request is not None else sees_everything(user)
     owner = request is not None and request.requester_id == user.pk
-    return Allowed(kill=operator or owner, resume=operator and not owner, restart=operator, replay=operator)
+    others = operator and not owner
+    return Allowed(kill=operator or owner, resume=others, restart=others, replay=others)
 
 
 def allowed_actions(user: Any, execution: Execution, request: ResourceRequest | None) -> Allowed:

@@ -19,7 +19,9 @@ from orchestrator.flowmodel.input_options import OptionsUnavailable
 from orchestrator.flowmodel.input_types import FileUpload, InputsInvalid, resolve_inputs
 from orchestrator.flowmodel.input_types import choices as input_choices
 from orchestrator.flowmodel.spec import Flow, InputSpec
-from portal.accounts.models import CostCenter
+from portal.accounts.roles import chargeable_cost_centers
+
+from .services import SERVER_FILLED_INPUTS
 
 COST_CENTER_FIELD = "cost_center"
 
@@ -189,17 +191,19 @@ def add_input_errors(form: forms.Form, exc: InputsInvalid) -> None:
 
 
 class FlowRequestForm(forms.Form):
-    """One field per declared input plus a required cost center."""
+    """One field per declared input (but the identifiers Portico fills in) plus a required cost center,
+    chosen among those ``user`` may charge (the service checks again)."""
 
     def __init__(self, *args: Any, flow: Flow, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.flow = flow
+        self.specs = [spec for spec in flow.inputs if spec.id not in SERVER_FILLED_INPUTS]
         self.resolved_inputs: dict[str, Any] = {}
-        for spec in flow.inputs:
+        for spec in self.specs:
             self.fields[spec.id] = input_field(spec)
         default_cc = getattr(user, "default_cost_center", None)
         self.fields[COST_CENTER_FIELD] = forms.ModelChoiceField(
-            queryset=CostCenter.objects.filter(active=True),
+            queryset=chargeable_cost_centers(user),
             initial=default_cc.pk if default_cc is not None and default_cc.active else None,
             empty_label="Choose a cost center",
             label="Cost center",
@@ -209,11 +213,11 @@ class FlowRequestForm(forms.Form):
 
     @property
     def input_fields(self) -> list[forms.BoundField]:
-        return [self[spec.id] for spec in self.flow.inputs]
+        return [self[spec.id] for spec in self.specs]
 
     def raw_inputs(self) -> dict[str, Any]:
         """Submitted values as the orchestrator expects them; empty means "use the default"."""
-        return raw_values(self.flow.inputs, self.cleaned_data)
+        return raw_values(self.specs, self.cleaned_data)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

@@ -51,6 +51,7 @@ class ResourceRequest(models.Model):
 
     class Meta:
         ordering = ["-created", "-id"]
+        permissions = [("can_request", "Can request resources")]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.catalog_flow} ({self.get_state_display()})"
@@ -58,3 +59,19 @@ class ResourceRequest(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.state in TERMINAL_STATES
+
+
+class RequestExecution(models.Model):
+    """Which executions belong to a request: the one its approval started, and replays or new-execution
+    retries of those. A foreign key on the portal's side, so nothing a flow does (a ``Labels`` task, say)
+    can move an execution to another request, and the orchestrator never knows about requests.
+    ``ResourceRequest.execution`` stays the one the request currently follows."""
+
+    request = models.ForeignKey(ResourceRequest, on_delete=models.CASCADE, related_name="execution_links")
+    execution = models.OneToOneField(
+        "orchestrator.Execution", on_delete=models.CASCADE, related_name="portico_request_link"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"request #{self.request_id} ↔ execution {self.execution_id}"

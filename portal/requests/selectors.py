@@ -31,7 +31,7 @@ def my_requests(user: Any) -> QuerySet[ResourceRequest]:
 
 def openable_ids(user: Any, requests: Iterable[ResourceRequest]) -> set[int]:
     """Which of ``requests`` ``user`` may open (the same rule as ``visible_requests``)."""
-    return {r.pk for r in requests if visibility.may_see(user, r.requester_id)}
+    return {r.pk for r in requests if visibility.may_see(user, r.requester_id, r.cost_center_id)}
 
 
 def get_visible_request(user: Any, pk: int) -> ResourceRequest:

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
 from orchestrator.flowmodel import storage
-from orchestrator.flowmodel.input_types import mask_inputs, resolve_inputs, secret_ids
+from orchestrator.flowmodel.input_types import InputsInvalid, mask_inputs, resolve_inputs, secret_ids
+from orchestrator.flowmodel.secrets_at_rest import seal_inputs
+from orchestrator.flowmodel.spec import Flow
 from orchestrator.state.models import State
+from portal.accounts.roles import is_requester, may_charge
 from portal.audit import services as audit
 
+from . import links
 from .models import RequestState, ResourceRequest
 from .signals import request_finished, request_submitted
 
@@ -25,11 +30,39 @@ EXECUTION_TO_REQUEST = {
     State.KILLED: RequestState.CANCELLED,
     State.CANCELLED: RequestState.CANCELLED,
 }
+# Informational only (servers are labelled with it): the link is ``RequestExecution``, never a label.
 REQUEST_LABEL = "portico.request"
+# A day-2 flow acts on an existing resource: requested only from that resource's page.
+RESOURCE_ACTION_LABEL = "portico.resource-action"
+# Inputs naming an existing thing: filled from the database by the caller (the resource), never from
+# form data, and never shown on a form.
+SERVER_FILLED_INPUTS = frozenset({"resource_id", "server_id", "state_key"})
 
 
 class RequestNotAllowed(Exception):
     """The request cannot be made (flow withdrawn, cost center inactive)."""
+
+
+class RequestForbidden(PermissionDenied):
+    """The requester may not make this request (no requester role, a cost center not theirs)."""
+
+
+def is_day_two(flow: Flow) -> bool:
+    """A day-2 flow (``portico.resource-action``) acts on a resource: only its resource page asks."""
+    return bool(flow.labels.get(RESOURCE_ACTION_LABEL))
+
+
+def form_input_ids(flow: Flow) -> list[str]:
+    """The inputs a person may fill in (everything but the identifiers Portico fills in itself)."""
+    return [spec.id for spec in flow.inputs if spec.id not in SERVER_FILLED_INPUTS]
+
+
+def check_may_request(requester: Any, cost_center: Any | None = None) -> None:
+    """The requester role and, given a cost center, membership of it; raises ``RequestForbidden``."""
+    if not is_requester(requester):
+        raise RequestForbidden(f"{requester} does not have the requester role")
+    if cost_center is not None and not may_charge(requester, cost_center):
+        raise RequestForbidden(f"{requester} may not charge cost center {cost_center.code}")
 
 
 def do_submit_request(
@@ -39,8 +72,14 @@ def do_submit_request(
     data: dict[str, Any],
     cost_center: Any,
     system_approval: str | None = None,
+    server_inputs: dict[str, Any] | None = None,
 ) -> ResourceRequest:
-    """Record a request for ``catalog_flow`` with raw input ``data``; raises ``InputsInvalid`` on bad values.
+    """Record a request for ``catalog_flow`` with raw input ``data``; raises ``InputsInvalid`` on bad values,
+    ``RequestForbidden`` without the requester role or on a cost center not theirs, ``RequestNotAllowed``
+    for a withdrawn flow, an inactive cost center, or a day-2 flow asked for without its resource.
+
+    ``server_inputs``: identifiers the caller read from the database (``resources`` passes the
+    resource's); only they may set ``SERVER_FILLED_INPUTS``, and a day-2 flow needs them.
 
     The flow source is snapshotted, so what an approver reviews is what runs. What happens next is the
     approval policy's, applied in this transaction by ``portal.approvals`` on ``request_submitted``:
@@ -48,11 +87,22 @@ def do_submit_request(
     ``portico.approval: none``, or a request Portico itself makes: ``system_approval`` gives the reason,
     e.g. an expired resource).
     """
+    if system_approval is None:  # Portico's own requests (an expired resource's destroy) act for the owner
+        # A day-2 request (``server_inputs``) is charged to its resource's cost center, whoever may act on
+        # the resource (checked by ``resources``) asks: the owner can always destroy what they own.
+        check_may_request(requester, cost_center if server_inputs is None else None)
     if not catalog_flow.active:
         raise RequestNotAllowed(f"flow {catalog_flow} is not in the catalog any more")
     if not cost_center.active:
         raise RequestNotAllowed(f"cost center {cost_center.code} is not active")
     flow = catalog_flow.parse()
+    if is_day_two(flow) and server_inputs is None:
+        raise RequestNotAllowed(f"{catalog_flow} acts on a resource: ask for it from the resource's page")
+    if smuggled := sorted(SERVER_FILLED_INPUTS & set(data)):
+        raise InputsInvalid(
+            {key: "is set by Portico from the resource, not from the form" for key in smuggled}
+        )
+    data = {**data, **(server_inputs or {})}
     resolved = resolve_inputs(flow, data, files_prefix=storage.upload_prefix(flow.namespace, flow.id))
     secrets = secret_ids(flow)
     with transaction.atomic():
@@ -62,7 +112,7 @@ def do_submit_request(
             flow_revision=catalog_flow.revision,
             flow_source=catalog_flow.source,
             inputs={k: v for k, v in resolved.items() if k not in secrets},
-            secret_inputs={k: v for k, v in resolved.items() if k in secrets},
+            secret_inputs=seal_inputs({k: v for k, v in resolved.items() if k in secrets}, secrets),
             cost_center=cost_center,
         )
         audit.record(
@@ -97,18 +147,28 @@ def _reopens(request: ResourceRequest, execution: Any, new_state: str) -> bool:
 
 
 def sync_request_with_execution(execution: Any, new_state: str) -> ResourceRequest | None:
-    """Mirror an execution state change onto its request (runs inside the engine's transaction)."""
-    request_id = (execution.labels or {}).get(REQUEST_LABEL)
-    if not request_id:
+    """Mirror an execution state change onto its request (runs inside the engine's transaction).
+
+    The request is found through ``RequestExecution`` (``links``), never through labels. A replay or
+    a new-execution retry of the request's execution is linked here and followed from then on.
+    """
+    request = links.request_of(execution, for_update=True)
+    if request is None:
         return None
-    request = ResourceRequest.objects.select_for_update().filter(pk=request_id).first()
-    if request is not None and request.is_terminal and _reopens(request, execution, new_state):
+    if execution.parent_id is None and request.execution_id not in (None, execution.pk):
+        if not links.descends_from(execution, request.execution_id):
+            return request  # an older execution of the request, or a subflow's: the request follows one
+        links.link(request, execution)
+        if not request.is_terminal:  # a retry's new execution replaces the RETRIED one
+            ResourceRequest.objects.filter(pk=request.pk).update(execution=execution.pk)
+            request.execution_id = execution.pk
+    elif execution.parent_id is not None and request.execution_id != execution.pk:
+        return request  # a subflow's execution: its root's state is the request's
+    if request.is_terminal and _reopens(request, execution, new_state):
         return _reopen(request, execution, new_state)
     target = EXECUTION_TO_REQUEST.get(new_state)
-    if request is None or target is None or request.is_terminal or request.state == target:
+    if target is None or request.is_terminal or request.state == target:
         return request
-    if request.execution_id not in (None, execution.pk):
-        return request  # another execution carrying the label (e.g. a replay of a running one)
     previous = request.state
     request.state = target
     request.execution_id = execution.pk

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from orchestrator.flowmodel.input_types import InputsInvalid
-from portal.accounts.roles import is_approver
+from portal.accounts.roles import is_approver, may_decide_on
 from portal.accounts.visibility import sees_everything
 from portal.catalog.selectors import get_active_flow
 
@@ -20,8 +20,12 @@ from .forms import COST_CENTER_FIELD, FlowRequestForm
 @login_required
 @require_http_methods(["GET", "POST"])
 def new_request(request: HttpRequest, namespace: str, flow_id: str) -> HttpResponse:
+    """The request form. 403 without the requester role; 404 for a day-2 flow (its resource asks)."""
+    services.check_may_request(request.user)
     catalog_flow = get_active_flow(namespace, flow_id)
     flow = catalog_flow.parse()
+    if services.is_day_two(flow):
+        raise Http404("no such flow")
     form = FlowRequestForm(request.POST or None, request.FILES or None, flow=flow, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
@@ -34,6 +38,8 @@ def new_request(request: HttpRequest, namespace: str, flow_id: str) -> HttpRespo
         except InputsInvalid as exc:
             for input_id, message in exc.errors.items():
                 form.add_error(input_id if input_id in form.fields else None, message)
+        except services.RequestForbidden as exc:
+            form.add_error(COST_CENTER_FIELD, f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
         except services.RequestNotAllowed as exc:
             form.add_error(None, str(exc))
         else:
@@ -49,7 +55,8 @@ def new_request(request: HttpRequest, namespace: str, flow_id: str) -> HttpRespo
 @login_required
 @require_GET
 def request_list(request: HttpRequest) -> HttpResponse:
-    show_all = request.GET.get("all") == "1" and sees_everything(request.user)
+    # Overseers list everyone's requests (a scoped approver: those of their cost centers).
+    show_all = request.GET.get("all") == "1" and (sees_everything(request.user) or is_approver(request.user))
     qs = selectors.visible_requests(request.user) if show_all else selectors.my_requests(request.user)
     return render(request, "requests/list.html", {"requests": qs[:200], "show_all": show_all})
 
@@ -61,6 +68,7 @@ def _detail_context(request: HttpRequest, pk: int) -> dict:
         "inputs": selectors.display_inputs(obj),
         "decision": getattr(obj, "decision", None),  # reverse one-to-one: absent → None
         "can_decide": is_approver(request.user)
+        and may_decide_on(request.user, obj.cost_center_id)
         and obj.requester_id != request.user.pk
         and obj.state == "PENDING_APPROVAL",
         **selectors.execution_detail(obj),

@@ -16,8 +16,11 @@ from orchestrator.flowmodel.input_options import OptionsUnavailable
 from orchestrator.flowmodel.input_types import InputsInvalid
 from orchestrator.flowmodel.task_api import StepError
 from orchestrator.plugins.hcloud import tasks
+from portal.catalog.models import CatalogFlow
+from portal.requests.models import ResourceRequest
 
-from .services import RESOURCE_LABEL
+from .selectors import live_resource_named
+from .services import OPEN_REQUEST_STATES, RESOURCE_LABEL
 
 
 def _hcloud_server(values: dict[str, Any]) -> dict[str, str]:
@@ -40,8 +43,28 @@ def problems(kind: str | None, values: dict[str, Any]) -> dict[str, str]:
     return check(values) if check else {}
 
 
+def name_taken(kind: str | None, name: Any) -> str | None:
+    """Why ``name`` cannot name a new ``kind`` resource: a live one, or an open request, already uses it.
+
+    A name is what a person recognises a server by (and what providers keep unique), so two live ones
+    never share it; the message does not say whose it is.
+    """
+    if not kind or not isinstance(name, str) or not name:
+        return None
+    if live_resource_named(kind, name) is not None:
+        return f"a live {kind} is already named '{name}': choose another name"
+    flows = [flow.pk for flow in CatalogFlow.objects.all() if (flow.labels or {}).get(RESOURCE_LABEL) == kind]
+    pending = ResourceRequest.objects.filter(
+        catalog_flow__in=flows, inputs__name=name, state__in=OPEN_REQUEST_STATES
+    ).exists()
+    return f"another open request already asks for a {kind} named '{name}'" if pending else None
+
+
 def check_request(request: Any) -> None:
-    """Refuse a new request for something the provider no longer offers."""
+    """Refuse a new request for something the provider no longer offers, or under a name in use."""
     kind = (request.catalog_flow.labels or {}).get(RESOURCE_LABEL)
-    if found := problems(kind, request.inputs or {}):
+    found = problems(kind, request.inputs or {})
+    if taken := name_taken(kind, (request.inputs or {}).get("name")):
+        found = {**found, "name": taken}
+    if found:
         raise InputsInvalid(found)

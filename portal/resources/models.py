@@ -12,10 +12,11 @@ class ResourceState(models.TextChoices):
     RUNNING = "RUNNING", "Running"
     OFF = "OFF", "Powered off"
     DESTROYING = "DESTROYING", "Being destroyed"
+    ATTENTION = "ATTENTION", "Needs attention"  # a destroy failed: whether it still exists is unknown
     DESTROYED = "DESTROYED", "Destroyed"
 
 
-LIVE_STATES = (ResourceState.RUNNING, ResourceState.OFF, ResourceState.DESTROYING)
+LIVE_STATES = (ResourceState.RUNNING, ResourceState.OFF, ResourceState.DESTROYING, ResourceState.ATTENTION)
 
 
 class Resource(models.Model):
@@ -27,6 +28,8 @@ class Resource(models.Model):
 
     kind = models.CharField(max_length=64)  # the creating flow's portico.resource label, e.g. hcloud-server
     provider_id = models.CharField(max_length=128, blank=True)
+    # The Terraform state holding it (a creating flow's ``state_key`` output, built from the request id).
+    state_key = models.CharField(max_length=90, blank=True)
     name = models.CharField(max_length=200)
     ipv4 = models.GenericIPAddressField(null=True, blank=True, protocol="IPv4")
     ipv6 = models.CharField(max_length=64, blank=True)
@@ -58,6 +61,20 @@ class Resource(models.Model):
     @property
     def is_live(self) -> bool:
         return self.state in LIVE_STATES
+
+
+class ResourceAction(models.Model):
+    """A day-2 request and the resource it acts on, written by the resource's own service: the link
+    never comes from form data (nor from the request's inputs)."""
+
+    request = models.OneToOneField(
+        "requests.ResourceRequest", on_delete=models.CASCADE, related_name="resource_action"
+    )
+    resource = models.ForeignKey(Resource, on_delete=models.PROTECT, related_name="action_requests")
+    action = models.CharField(max_length=16)
+
+    def __str__(self) -> str:
+        return f"{self.action} of resource #{self.resource_id} (request #{self.request_id})"
 
 
 class RequestEstimate(models.Model):

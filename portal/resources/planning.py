@@ -18,7 +18,7 @@ from typing import Any
 from celery import current_app
 from django.db import transaction
 
-from orchestrator.flowmodel import input_types, masking, task_api, templating
+from orchestrator.flowmodel import input_types, masking, secrets_at_rest, task_api, templating
 from orchestrator.flowmodel.spec import parse_flow
 from orchestrator.state.template_context import LazyVars
 
@@ -86,7 +86,7 @@ def plan_preview(request: Any) -> dict[str, Any]:
         raise ValueError(f"label {PLAN_LABEL} must name a {' or '.join(PLAN_TYPES)} task, got {task_id!r}")
     task_type = task_api.lookup(task.type)
     assert task_type is not None and task_type.run is not None
-    values = {**request.inputs, **request.secret_inputs}
+    values = {**request.inputs, **secrets_at_rest.reveal(request.secret_inputs)}  # decrypted to render
     labels = {
         **flow.labels,
         "portico.request": str(request.pk),
@@ -98,6 +98,8 @@ def plan_preview(request: Any) -> dict[str, Any]:
         "execution": {"id": f"preview-{request.pk}"},
         "inputs": input_types.nested(values),
         "labels": input_types.nested(labels),
+        # What the execution's trigger will say (``approvals`` starts it so): the state key comes from it.
+        "trigger": {"type": "portico.request", "request": request.pk},
         "outputs": {},
         "task": {"id": task.id, "type": task.type},
     }

@@ -12,7 +12,7 @@ from portal.audit.models import AuditEvent
 from portal.requests.models import ResourceRequest
 
 from . import pricing
-from .models import Resource
+from .models import LIVE_STATES, Resource
 
 
 def my_resources(user: Any) -> QuerySet[Resource]:
@@ -22,7 +22,7 @@ def my_resources(user: Any) -> QuerySet[Resource]:
 def visible_resources(user: Any) -> QuerySet[Resource]:
     """Resources ``user`` may see (``accounts.visibility``: overseers all, everyone else their own)."""
     qs = Resource.objects.select_related("cost_center", "owner", "request")
-    return visibility.visible(qs, user, owner="owner")
+    return visibility.visible(qs, user, owner="owner", cost_center="cost_center")
 
 
 def get_visible_resource(user: Any, pk: int) -> Resource:
@@ -34,13 +34,11 @@ def get_visible_resource(user: Any, pk: int) -> Resource:
 def resource_requests(resource: Resource) -> list[ResourceRequest]:
     """The request that created ``resource``, then every day-2 request naming it, newest first.
 
-    Day-2 requests carry the resource's id as their ``resource_id`` input (``services._action_inputs``)
-    and run flows of the creating flow's namespace.
+    Day-2 requests are tied to the resource by ``ResourceAction`` (written by ``services``, never from
+    form data).
     """
     day_two = (
-        ResourceRequest.objects.filter(
-            catalog_flow__namespace=resource.namespace, inputs__resource_id=resource.pk
-        )
+        ResourceRequest.objects.filter(resource_action__resource=resource)
         .exclude(pk=resource.request_id)
         .select_related("catalog_flow", "requester", "execution")
         .order_by("-created", "-id")
@@ -67,3 +65,8 @@ def month_to_date(cost_center: Any) -> Decimal:
         Q(destroyed_at__isnull=True) | Q(destroyed_at__gte=start)
     )
     return pricing.accrued(resources)
+
+
+def live_resource_named(kind: str, name: str) -> Resource | None:
+    """A live resource of ``kind`` already called ``name`` (server names are unique among live ones)."""
+    return Resource.objects.filter(kind=kind, name=name, state__in=LIVE_STATES).first()

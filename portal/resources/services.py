@@ -13,23 +13,26 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from orchestrator.flowmodel.input_types import InputsInvalid
 from orchestrator.state.models import State
 from portal.accounts.visibility import may_see
 from portal.audit import services as audit
 from portal.catalog.models import CatalogFlow
+from portal.requests import links
 from portal.requests.models import RequestState, ResourceRequest
-from portal.requests.services import REQUEST_LABEL, submit_request
+from portal.requests.services import RESOURCE_ACTION_LABEL, check_may_request, submit_request
 
 from . import pricing
-from .models import Resource, ResourceState
+from .models import Resource, ResourceAction, ResourceState
 from .notifications import send_expiry_warning_on_commit
 
 RESOURCE_LABEL = "portico.resource"
-ACTION_LABEL = "portico.resource-action"
+ACTION_LABEL = RESOURCE_ACTION_LABEL
+# What identifies a resource to its day-2 flows: always read from the ``Resource`` row.
+RESOURCE_FACTS = ("resource_id", "server_id", "state_key", "name")
 ACTIONS_PREFIX = "portico.actions."
 ACTIONS = ("destroy", "extend", "poweroff", "poweron")
 OPEN_REQUEST_STATES = (
@@ -55,14 +58,22 @@ def _int(value: Any, default: int = 0) -> int:
 
 
 def on_execution_state(execution: Any, new_state: str) -> Resource | None:
-    labels = execution.labels or {}
-    request_id = labels.get(REQUEST_LABEL)
-    if not request_id:
+    """Follow the executions of requests (``requests.links``, by foreign key); the catalog flow's labels
+    say what the request makes or does, so a flow's ``Labels`` task cannot redirect it."""
+    if execution.parent_id is not None:
+        return None  # a subflow's run: its root execution's end is what counts
+    request = links.request_of(execution)
+    if request is None:
         return None  # a CLI or triggered run: nobody owns what it made
+    if request.execution_id not in (None, execution.pk) and not links.descends_from(
+        execution, request.execution_id
+    ):
+        return None
+    labels = request.catalog_flow.labels or {}
     if RESOURCE_LABEL in labels and new_state in (State.SUCCESS, State.WARNING):
-        return record_created(execution, int(request_id), labels[RESOURCE_LABEL])
+        return record_created(execution, request.pk, labels[RESOURCE_LABEL])
     if ACTION_LABEL in labels:
-        return record_action(execution, labels[ACTION_LABEL], new_state)
+        return record_action(execution, request, labels[ACTION_LABEL], new_state)
     return None
 
 
@@ -82,13 +93,18 @@ def record_created(execution: Any, request_id: int, kind: str) -> Resource:
         defaults={
             "kind": kind,
             "provider_id": str(outputs.get("server_id") or ""),
+            "state_key": str(outputs.get("state_key") or ""),
             "name": str(outputs.get("name") or request.inputs.get("name") or f"request-{request.pk}"),
             "ipv4": outputs.get("ipv4") or None,
             "ipv6": str(outputs.get("ipv6") or ""),
             "owner": request.requester,
             "cost_center": request.cost_center,
             "namespace": request.catalog_flow.namespace,
-            "details": {k: v for k, v in outputs.items() if k not in ("server_id", "name", "ipv4", "ipv6")},
+            "details": {
+                k: v
+                for k, v in outputs.items()
+                if k not in ("server_id", "name", "ipv4", "ipv6", "state_key")
+            },
             "actions": {
                 key.removeprefix(ACTIONS_PREFIX): value
                 for key, value in labels.items()
@@ -119,10 +135,17 @@ def record_created(execution: Any, request_id: int, kind: str) -> Resource:
     return resource
 
 
-def record_action(execution: Any, action: str, new_state: str) -> Resource | None:
-    """A day-2 flow moved: reflect it on the resource its ``resource_id`` input names."""
-    resource_id = _int(execution.inputs.get("resource_id"))
-    resource = Resource.objects.select_for_update().filter(pk=resource_id).first()
+def record_action(execution: Any, request: ResourceRequest, action: str, new_state: str) -> Resource | None:
+    """A day-2 flow moved: reflect it on the resource the request was made for (``ResourceAction``).
+
+    A destroy that fails (nothing found, a server that does not match, an error) or is killed leaves the
+    resource in ``ATTENTION``: neither shown running (it may be gone) nor destroyed (it may not be); the
+    destroy can be asked for again.
+    """
+    link = ResourceAction.objects.filter(request=request).first()
+    if link is None:
+        return None
+    resource = Resource.objects.select_for_update().filter(pk=link.resource_id).first()
     if resource is None:
         return None
     before = resource.state
@@ -142,8 +165,8 @@ def record_action(execution: Any, action: str, new_state: str) -> Resource | Non
             resource.expires_at = base + timedelta(days=days)
             resource.warned_at = None  # a new expiry date earns a new warning
     elif new_state in (State.FAILED, State.KILLED, State.CANCELLED) and before == ResourceState.DESTROYING:
-        resource.state = ResourceState.RUNNING  # still there: the destroy can be asked for again
-    else:
+        resource.state = ResourceState.ATTENTION  # the destroy failed loudly; what is left is unknown
+    elif new_state not in (State.FAILED, State.KILLED, State.CANCELLED):
         return resource
     resource.save()
     if new_state != State.RUNNING:
@@ -179,12 +202,10 @@ def action_flow(resource: Resource, action: str) -> CatalogFlow:
 
 def open_action_request(resource: Resource, action: str) -> ResourceRequest | None:
     """A request for ``action`` on ``resource`` that has not finished yet (one at a time)."""
-    flow_id = (resource.actions or {}).get(action)
     return (
         ResourceRequest.objects.filter(
-            catalog_flow__namespace=resource.namespace,
-            catalog_flow__flow_id=flow_id,
-            inputs__resource_id=resource.pk,
+            resource_action__resource=resource,
+            resource_action__action=action,
             state__in=OPEN_REQUEST_STATES,
         )
         .order_by("-pk")
@@ -192,32 +213,68 @@ def open_action_request(resource: Resource, action: str) -> ResourceRequest | No
     )
 
 
-def _action_inputs(resource: Resource, catalog_flow: CatalogFlow, data: dict[str, Any]) -> dict[str, Any]:
-    """What the day-2 flow declares, filled from the resource (the user supplies only the rest)."""
+def resource_facts(resource: Resource, catalog_flow: CatalogFlow) -> dict[str, Any]:
+    """The resource's identifiers the day-2 flow declares, read from the row (never from form data)."""
     known = {spec.id for spec in catalog_flow.parse().inputs}
-    facts = {"resource_id": resource.pk, "server_id": resource.provider_id, "name": resource.name}
-    return {k: v for k, v in {**facts, **data}.items() if k in known}
+    facts = {
+        "resource_id": resource.pk,
+        "server_id": resource.provider_id,
+        "state_key": resource.state_key,
+        "name": resource.name,
+    }
+    return {k: v for k, v in facts.items() if k in known}
+
+
+def _user_inputs(data: dict[str, Any]) -> dict[str, Any]:
+    """What the person may choose for a day-2 action (``days``): the resource's identifiers are refused."""
+    if given := sorted(set(data) & set(RESOURCE_FACTS)):
+        raise InputsInvalid({key: "is set by Portico from the resource, not from the form" for key in given})
+    return dict(data)
+
+
+def _submit_action(
+    resource: Resource,
+    action: str,
+    catalog_flow: CatalogFlow,
+    *,
+    requester: Any,
+    data: dict[str, Any],
+    system_approval: str | None = None,
+) -> ResourceRequest:
+    """The day-2 request, with the resource's identifiers filled in and the request tied to it."""
+    request = submit_request(
+        requester=requester,
+        catalog_flow=catalog_flow,
+        data=_user_inputs(data),
+        cost_center=resource.cost_center,
+        system_approval=system_approval,
+        server_inputs=resource_facts(resource, catalog_flow),
+    )
+    ResourceAction.objects.create(request=request, resource=resource, action=action)
+    return request
 
 
 def do_request_action(
     resource_id: int, action: str, *, acting_user: Any, data: dict[str, Any] | None = None
 ) -> ResourceRequest:
-    """Ask for a day-2 action; raises PermissionDenied, ActionNotAllowed or InputsInvalid."""
+    """Ask for a day-2 action on the resource; the only way to request a day-2 flow.
+
+    Raises ``Resource.DoesNotExist`` for a resource ``acting_user`` may not see (404, as for one that
+    does not exist), PermissionDenied without the requester role, ActionNotAllowed or InputsInvalid.
+    The request is charged to the resource's cost center: acting on a resource one may see needs no
+    membership of it (an approver's extend, the owner's destroy).
+    """
+    check_may_request(acting_user)
     with transaction.atomic():
         resource = Resource.objects.select_for_update().select_related("cost_center").get(pk=resource_id)
-        if not may_see(acting_user, resource.owner_id):  # who may see a resource may act on it
-            raise PermissionDenied("only the owner or an approver may act on this resource")
+        if not may_see(acting_user, resource.owner_id, resource.cost_center_id):
+            raise Resource.DoesNotExist(f"no such resource {resource_id}")
         if not resource.is_live:
             raise ActionNotAllowed(f"{resource} is {resource.get_state_display().lower()}")
         catalog_flow = action_flow(resource, action)
         if (pending := open_action_request(resource, action)) is not None:
             raise ActionNotAllowed(f"request #{pending.pk} for '{action}' is still open")
-        request = submit_request(
-            requester=acting_user,
-            catalog_flow=catalog_flow,
-            data=_action_inputs(resource, catalog_flow, data or {}),
-            cost_center=resource.cost_center,
-        )
+        request = _submit_action(resource, action, catalog_flow, requester=acting_user, data=data or {})
         audit.record(
             "resource.action_requested",
             actor=acting_user,
@@ -293,11 +350,12 @@ def destroy_expired(now: Any = None) -> list[int]:
                 flow=catalog_flow,
                 details={"expires_at": resource.expires_at.isoformat() if resource.expires_at else None},
             )
-            request = submit_request(
+            request = _submit_action(
+                resource,
+                "destroy",
+                catalog_flow,
                 requester=resource.owner,
-                catalog_flow=catalog_flow,
-                data=_action_inputs(resource, catalog_flow, {}),
-                cost_center=resource.cost_center,
+                data={},
                 system_approval=f"resource #{resource.pk} expired",
             )
             started.append(request.pk)

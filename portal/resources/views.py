@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
@@ -49,6 +49,8 @@ def request_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     data = {"days": request.POST["days"]} if request.POST.get("days") else {}
     try:
         created = services.do_request_action(pk, action, acting_user=request.user, data=data)
+    except services.Resource.DoesNotExist:
+        raise Http404("no such resource") from None  # not there, or not theirs to see
     except (services.ActionNotAllowed, PermissionDenied) as exc:
         messages.error(request, str(exc))
         return _back(request)

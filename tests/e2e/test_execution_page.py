@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.db import transaction
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -58,6 +59,7 @@ def _paused_execution():
     from orchestrator.state.models import State
     from portal.accounts.models import User
     from portal.catalog.models import CatalogFlow
+    from portal.requests import links
     from portal.requests.models import RequestState, ResourceRequest
     from portal.requests.services import REQUEST_LABEL
 
@@ -71,7 +73,12 @@ def _paused_execution():
         cost_center=requester.default_cost_center,
         state=RequestState.APPROVED,
     )
-    execution = walker.start_execution(flow, {}, labels={REQUEST_LABEL: str(request.pk)})
+    with (
+        transaction.atomic()
+    ):  # linked by foreign key, as portal.approvals starts one (the label is informational)
+        execution = walker.start_execution(
+            flow, {}, labels={REQUEST_LABEL: str(request.pk)}, execution_id=links.new_execution_id(request)
+        )
     deadline = time.monotonic() + 30
     while execution.state != State.PAUSED:
         assert time.monotonic() < deadline, f"execution still {execution.state}"

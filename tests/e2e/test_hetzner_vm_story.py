@@ -126,4 +126,4 @@ def test_it_requests_prices_plans_approves_provisions_and_destroys_a_vm(
     developer.locator("#execution[data-state='SUCCEEDED']").wait_for(timeout=120_000)
     developer.goto(f"{base}/resources/")
     assert developer.locator("tr[data-resource='story-vm'] [data-testid=state]").inner_text() == "Destroyed"
-    assert state_resources("sandbox-server", "hcloud-story-vm") == []
+    assert state_resources("sandbox-server", f"hcloud-request-{request.pk}") == []  # the request's state

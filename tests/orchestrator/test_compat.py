@@ -242,7 +242,7 @@ def test_a_wrong_label_fails_and_start_labels_reach_the_execution(
     wrong = replace(case, labels={"fixed": "two"}, outputs={"@labels": Keys(("existing", "fixed"))})
     problems = compat_run.compare(wrong, result)
     assert "label fixed = 'one', expected 'two'" in problems
-    assert "output @labels: unexpected taskRunId" in problems
+    assert "output @labels: unexpected system.correlationId, taskRunId" in problems
 
 
 RETRIED = """

@@ -140,7 +140,7 @@ def test_it_creates_the_first_task_run_when_starting() -> None:
 
     execution.refresh_from_db()
     assert execution.state == State.RUNNING
-    assert execution.labels == {"team": "a"}
+    assert execution.labels == {"team": "a", "system.correlationId": str(execution.pk)}
     assert [(r.task_id, r.state) for r in execution.task_runs.all()] == [("greet", "CREATED")]
     assert events == [(None, "CREATED")]
 

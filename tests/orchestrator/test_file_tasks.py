@@ -69,6 +69,21 @@ def test_it_writes_concatenates_splits_sizes_and_deletes(run_flow: Any) -> None:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.worker
+def test_it_splits_by_bytes_with_a_separator(run_flow: Any) -> None:
+    execution = run_flow(
+        "id: files\nnamespace: tests\ntasks:\n"
+        "  - id: one\n    type: io.kestra.plugin.core.storage.Write\n    content: \"aa\\nbb\\ncc\\n\"\n"
+        "  - id: pieces\n    type: io.kestra.plugin.core.storage.Split\n"
+        "    from: '{{ outputs.one.uri }}'\n    bytes: 5B\n    separator: ';'\n"
+    )
+
+    assert execution.state == State.SUCCESS
+    uris = outputs(execution)["pieces"]["uris"]
+    assert [storage.read(execution, uri) for uri in uris] == [b"aa;bb;", b"cc;"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.worker
 def test_it_concatenates_with_a_separator_from_a_json_list(run_flow: Any) -> None:
     execution = run_flow(
         "id: files\nnamespace: tests\ntasks:\n"

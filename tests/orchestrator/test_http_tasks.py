@@ -246,10 +246,16 @@ def test_it_verifies_tls_by_default(run_flow: Any, tls_peer: str) -> None:
             "    options:\n      ssl: {insecureTrustAllCertificates: true}\n"
         )
     )
+    deprecated = run_flow(  # Kestra's older spelling, sslOptions, means the same
+        flow(
+            f"    type: io.kestra.plugin.core.http.Download\n    uri: {tls_peer}/file\n"
+            "    sslOptions: {insecureTrustAllCertificates: true}\n"
+        )
+    )
 
     assert verified.state == State.FAILED
     assert "CERTIFICATE_VERIFY_FAILED" in verified.task_runs.get().error
-    assert trusting.state == State.SUCCESS
+    assert trusting.state == deprecated.state == State.SUCCESS
     assert outputs(trusting)["body"] == '{"hello": "world"}'
 
 
@@ -310,9 +316,26 @@ def test_it_fails_an_empty_download_unless_told_not_to(run_flow: Any, peer: str)
         )
     )
 
-    assert failed.state == State.FAILED
+    missing = run_flow(flow(f"    type: io.kestra.plugin.core.http.Download\n    uri: {peer}/status/404\n"))
+    kept = run_flow(
+        flow(
+            f"    type: io.kestra.plugin.core.http.Download\n    uri: {peer}/status/404\n"
+            "    options: {allowFailed: true}\n"
+        )
+    )
+    kept_old = run_flow(
+        flow(
+            f"    type: io.kestra.plugin.core.http.Download\n    uri: {peer}/status/404\n"
+            "    allowFailed: true\n"
+        )
+    )
+
+    assert failed.state == missing.state == State.FAILED
     assert "No response from server" in failed.task_runs.get().error
+    assert "Failed http request with response code '404'" in missing.task_runs.get().error
     assert allowed.state == State.SUCCESS and outputs(allowed)["length"] == 0
+    assert kept.state == kept_old.state == State.SUCCESS
+    assert (outputs(kept)["code"], storage.read(kept, outputs(kept)["uri"])) == (404, b"nope")
 
 
 def test_it_retries_a_failed_call_under_a_retry_policy(run_flow: Any, peer: str) -> None:

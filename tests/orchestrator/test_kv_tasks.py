@@ -86,6 +86,18 @@ def test_it_fails_on_an_expired_value_and_drops_it(run_flow: Any) -> None:
     assert not KeyValue.objects.filter(key="k").exists()
 
 
+def test_delete_fails_on_a_missing_key_when_asked(run_flow: Any) -> None:
+    execution = run_flow(
+        flow(
+            "  - id: drop\n    type: io.kestra.plugin.core.kv.Delete\n    key: nothing\n"
+            "    errorOnMissing: true\n"
+        )
+    )
+
+    assert execution.state == State.FAILED
+    assert "No value found for key 'nothing' in namespace 'team.a'" in execution.task_runs.get().error
+
+
 def test_it_sets_a_ttl_and_fails_on_missing_when_asked(run_flow: Any) -> None:
     execution = run_flow(
         flow(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import email
 import json
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from email.message import Message
@@ -13,6 +15,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from orchestrator.flowmodel import spec
 from orchestrator.flowmodel.spec import FlowValidationError
@@ -112,6 +115,7 @@ def test_it_posts_teams_and_discord_payloads(run_flow: Any, hook: Any) -> None:
             "    type: io.kestra.plugin.notifications.teams.TeamsIncomingWebhook\n"
             f"    url: {url}/teams\n"
             "    payload: '{\"@type\": \"MessageCard\", \"text\": \"hi\"}'\n"
+            "    options: {readTimeout: PT5S, headers: {X-Channel: ops}}\n"
         )
     )
     discord = run_flow(
@@ -123,6 +127,7 @@ def test_it_posts_teams_and_discord_payloads(run_flow: Any, hook: Any) -> None:
     )
 
     assert teams.state == discord.state == State.SUCCESS
+    assert received[0]["headers"]["x-channel"] == "ops"
     assert [(r["path"], json.loads(r["body"])) for r in received] == [
         ("/teams", {"@type": "MessageCard", "text": "hi"}),
         ("/discord", {"content": "hi"}),
@@ -218,3 +223,74 @@ def test_it_refuses_what_it_cannot_do_at_load(task: str, message: str) -> None:
         spec.parse_flow(flow(task), file="notify.yml")
 
     assert message in str(caught.value)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def tls_smtp(tmp_path: Any) -> Iterator[tuple[int, Inbox]]:
+    """An SMTP server that requires STARTTLS with a self-signed certificate, and a login."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=mail.example.com"],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+
+    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, auth: Any) -> AuthResult:
+        return AuthResult(success=(auth.login, auth.password) == (b"mailer", b"s3cret"))
+
+    inbox, port = Inbox(), _free_port()
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
+        authenticator=authenticate, auth_require_tls=True,
+    )
+    controller.start()
+    yield port, inbox
+    controller.stop()
+
+
+def test_it_logs_in_over_starttls_and_checks_the_certificate_unless_told(
+    run_flow: Any, tls_smtp: Any
+) -> None:
+    port, inbox = tls_smtp
+    base = (
+        "    type: io.kestra.plugin.notifications.mail.MailSend\n"
+        f"    host: 127.0.0.1\n    port: {port}\n    transportStrategy: SMTP_TLS\n"
+        "    username: mailer\n    password: s3cret\n    from: a@example.com\n    to: b@example.com\n"
+        "    subject: tls\n    plainTextContent: hi\n"
+    )
+    verified = run_flow(flow(base))
+    unverified = run_flow(flow(base + "    verifyServerIdentity: false\n"))
+    trusted = run_flow(flow(base + "    trustedHosts: [127.0.0.1]\n"))
+
+    assert verified.state == State.FAILED and "CERTIFICATE_VERIFY_FAILED" in verified.task_runs.get().error
+    assert unverified.state == trusted.state == State.SUCCESS
+    assert len(inbox.messages) == 2
+
+
+def test_it_embeds_images_the_html_refers_to(run_flow: Any, smtp: Any) -> None:
+    port, inbox = smtp
+    execution = run_flow(
+        "id: notify\nnamespace: tests\ntasks:\n"
+        "  - id: logo\n    type: io.kestra.plugin.core.storage.Write\n    content: not-really-a-png\n"
+        "  - id: send\n    type: io.kestra.plugin.notifications.mail.MailSend\n"
+        f"    host: 127.0.0.1\n    port: {port}\n    transportStrategy: SMTP\n"
+        "    from: a@example.com\n    to: b@example.com\n    subject: logo\n"
+        "    htmlTextContent: '<img src=\"cid:logo.png\">'\n"
+        "    embeddedImages:\n      - name: logo.png\n        uri: '{{ outputs.logo.uri }}'\n"
+        "        contentType: image/png\n"
+    )
+
+    assert execution.state == State.SUCCESS, execution.task_runs.filter(state="FAILED").values("error")
+    [(_, _, message)] = inbox.messages
+    image = next(part for part in message.walk() if part.get_content_type() == "image/png")
+    assert image["Content-ID"] == "<logo.png>"
+    assert image.get_payload(decode=True) == b"not-really-a-png"

@@ -97,5 +97,5 @@ def test_a_broken_plugin_package_is_logged_and_skipped(tmp_path: Path) -> None:
 
 
 def test_the_loader_knows_where_each_type_comes_from() -> None:
-    assert plugins.SOURCES["io.example.text.Fail"] == "portico-plugin-example"
+    assert plugins.SOURCES["io.example.text.ExampleFail"] == "portico-plugin-example"
     assert plugins.SOURCES["io.kestra.plugin.core.http.Request"] == "portico"

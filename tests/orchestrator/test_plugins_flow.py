@@ -201,7 +201,10 @@ def test_it_kills_the_children_with_the_parent(celery_worker: Any, children: Non
     assert runs_of(child)["nap"].state == State.KILLED
 
 
-def test_it_repeats_wait_for_while_the_condition_holds(run_flow: Any) -> None:
+def test_it_repeats_wait_for_until_the_condition_holds(run_flow: Any) -> None:
+    # Kestra loops *until* the condition is true, evaluated after each iteration
+    # (https://kestra.io/plugins/core/flow/io.kestra.plugin.core.flow.LoopUntil; WaitFor.java
+    # nextExecutionDate: a falsy condition schedules the next iteration).
     execution = run_flow(
         """
 id: waiting
@@ -209,7 +212,7 @@ namespace: tests.flow
 tasks:
   - id: poll
     type: io.kestra.plugin.core.flow.WaitFor
-    condition: "{{ outputs.count.values.n != '3' }}"
+    condition: "{{ outputs.count.values.n == '3' }}"
     checkFrequency:
       interval: PT0.05S
     tasks:
@@ -231,6 +234,7 @@ tasks:
 
 
 def test_it_fails_wait_for_at_max_iterations_when_told(run_flow: Any) -> None:
+    # A condition that never becomes true: failOnMaxReached fails the task (WaitFor.java resolveState).
     execution = run_flow(
         """
 id: waiting-too-long
@@ -238,7 +242,7 @@ namespace: tests.flow
 tasks:
   - id: poll
     type: io.kestra.plugin.core.flow.WaitFor
-    condition: "true"
+    condition: "false"
     failOnMaxReached: true
     checkFrequency:
       maxIterations: 2
@@ -252,7 +256,7 @@ tasks:
 
     assert execution.state == State.FAILED
     assert execution.task_runs.filter(task_id="tick").count() == 2
-    assert "maximum" in runs_of(execution)["poll"].error
+    assert "Max iterations reached" in runs_of(execution)["poll"].error
 
 
 def test_it_updates_execution_labels(run_flow: Any) -> None:
@@ -277,7 +281,12 @@ tasks:
     )
 
     assert execution.state == State.SUCCESS
-    assert execution.labels == {"team": "red", "stage": "labelled", "dynamic": "true"}
+    assert execution.labels == {
+        "team": "red",
+        "stage": "labelled",
+        "dynamic": "true",
+        "system.correlationId": str(execution.pk),  # Kestra labels every execution with it
+    }
 
 
 def test_it_sets_gets_and_deletes_state(run_flow: Any) -> None:

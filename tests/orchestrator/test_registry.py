@@ -56,7 +56,7 @@ def test_it_finds_types_by_full_name_old_name_and_alias(name: str, canonical: st
 
 
 @pytest.mark.parametrize(
-    "name", ["io.kestra.plugin.core.log.Lgo", "log", "", "io.kestra.plugin.core.flow.LoopUntil"]
+    "name", ["io.kestra.plugin.core.log.Lgo", "log", "", "io.kestra.plugin.core.flow.Template"]
 )
 def test_it_returns_none_for_unknown_names(name: str) -> None:
     assert lookup(name) is None

@@ -57,7 +57,7 @@ def test_it_separates_props_common_keys_and_branches() -> None:
     assert careful.common["timeout"] == "PT30S"
     assert careful.common["retry"]["type"] == "exponential"
     assert careful.common["allowFailure"] is True
-    assert careful.common["workerGroup"] == {"key": "gpu"}
+    assert careful.common["logLevel"] == "WARN"
     assert flow.extra["concurrency"] == {"limit": 1}
 
 
@@ -169,16 +169,15 @@ id: f
 namespace: n
 tasks:
   - id: a
-    type: io.kestra.plugin.core.flow.LoopUntil
-    condition: "{{ true }}"
+    type: io.kestra.plugin.core.flow.Template
     tasks:
       - id: b
         type: io.kestra.plugin.core.log.Log
         message: hi
 """
     [error] = errors_of(text)
-    loop_until = "io.kestra.plugin.core.flow.LoopUntil"
-    assert error == f"flows/x.yml:5: tasks[0].type: task type '{loop_until}' is not supported yet"
+    template = "io.kestra.plugin.core.flow.Template"
+    assert error == f"flows/x.yml:5: tasks[0].type: task type '{template}' is not supported yet"
     with pytest.raises(FlowValidationError) as caught:
         parse_flow(text)
     assert caught.value.errors[0].not_supported
@@ -287,7 +286,9 @@ tasks:
 
 def test_it_keeps_accepted_kestra_keys_and_after_execution_tasks() -> None:
     flow = load_flow(FLOWS / "kestra-extras.yml")
-    assert set(flow.extra) == {"revision", "pluginDefaults", "concurrency", "sla"}
+    # pluginDefaults are merged into the tasks at load (Kestra's PluginDefaultService), not kept.
+    assert set(flow.extra) == {"revision", "concurrency"}
+    assert flow.find_task("announce").props["level"] == "DEBUG"
     assert [t.id for t in flow.after_execution] == ["announce"]
     assert [t.id for t in flow.walk_tasks()] == ["pick", "announce"]
     assert flow.input_map["zone"].required is False

@@ -96,7 +96,7 @@ def test_it_renders_nested_structures_and_leaves_other_values_alone() -> None:
         ("{{ inputs.nme }}", "undefined variable: 'inputs' has no attribute 'nme'"),
         ("{{ outputs.second.value }}", "undefined variable: 'outputs' has no attribute 'second'"),
         ("{{ outputs.first.vlue }}", "undefined variable: 'outputs.first' has no attribute 'vlue'"),
-        ("{{ nothing }}", "undefined variable: 'nothing' is undefined"),
+        ("{{ nothing }}", "Unable to find `nothing` used in the expression `{{ nothing }}` at line 1"),
         ("Hello {{ inputs.nme }}!", "undefined variable: 'inputs' has no attribute 'nme'"),
         ("{% if inputs.nme %}x{% endif %}", "undefined variable: 'inputs' has no attribute 'nme'"),
     ],

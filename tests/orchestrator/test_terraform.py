@@ -322,7 +322,7 @@ namespace: tests
 tasks:
   - id: cli
     type: io.kestra.plugin.terraform.cli.TerraformCLI
-    containerImage: hashicorp/terraform
+    taskRunner: {type: io.kestra.plugin.core.runner.Process}
     inputFiles:
       main.tf: |
         variable "who" { type = string }
@@ -471,4 +471,26 @@ def test_it_runs_the_example_flow_from_the_command_line(tmp_path: Path, redis_ur
         ("report", "SUCCESS"),
     ]
     assert data["outputs"]["ipv4_address"].startswith("198.1")
+    # The flow's Plan sets savePlan: the plan is kept for the Apply (outputs.planFile), then deleted.
+    assert "savePlan: true" in (ROOT / "flows" / "terraform-sandbox.yml").read_text()
     assert not Path(data["taskRuns"][0]["outputs"]["planFile"]).exists(), "an applied plan is deleted"
+
+
+@pytest.mark.parametrize(
+    "runner",
+    [
+        "containerImage: hashicorp/terraform",
+        "docker: {image: x}",
+        "taskRunner: {type: io.kestra.plugin.ee.kubernetes.runner.Kubernetes}",
+    ],
+)
+def test_it_refuses_a_terraform_cli_that_asks_for_a_container(runner: str) -> None:
+    text = (
+        "id: cli\nnamespace: tests\ntasks:\n  - id: cli\n"
+        f"    type: io.kestra.plugin.terraform.cli.TerraformCLI\n    {runner}\n"
+        "    commands: [terraform version]\n"
+    )
+    with pytest.raises(spec.FlowValidationError) as caught:
+        spec.parse_flow(text, file="cli.yml")
+
+    assert "not supported on this worker" in str(caught.value)

@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 
 from orchestrator.flowmodel.input_types import InputsInvalid
 from orchestrator.flowmodel.masking import MASK
+from orchestrator.flowmodel.secrets_at_rest import reveal
 from orchestrator.state.models import Execution
 from portal.approvals import selectors as approval_selectors
 from portal.approvals import services as approvals
@@ -33,7 +34,8 @@ def test_it_records_a_pending_request_with_secrets_apart(pending, catalog):
     assert pending.flow_revision == catalog["all-inputs"].revision
     assert pending.flow_source == catalog["all-inputs"].source
     assert pending.inputs["count"] == 2 and "token" not in pending.inputs
-    assert pending.secret_inputs == {"token": "s3cr3t-value"}
+    assert reveal(pending.secret_inputs) == {"token": "s3cr3t-value"}  # stored encrypted
+    assert "s3cr3t-value" not in str(pending.secret_inputs)
     assert pending.execution is None
 
 
@@ -62,7 +64,8 @@ def test_it_approves_and_starts_the_execution_with_secrets(pending, bob):
     decision = Decision.objects.get(request=request)
     assert decision.outcome == Outcome.APPROVED and decision.approver == bob and decision.comment == "ok"
     execution = Execution.objects.get(pk=request.execution_id)
-    assert execution.inputs["token"] == "s3cr3t-value" and execution.inputs["count"] == 2
+    assert reveal(execution.inputs["token"]) == "s3cr3t-value" and execution.inputs["count"] == 2
+    assert "s3cr3t-value" not in str(execution.inputs)  # the request's ciphertext, carried over
     assert execution.labels["portico.request"] == str(request.pk)
     assert execution.flow_source == pending.flow_source
     approved = AuditEvent.objects.get(verb="approved")

@@ -26,7 +26,7 @@ from portal.catalog.models import CatalogFlow
 from portal.catalog.services import sync_flows
 from portal.requests.models import RequestState, ResourceRequest
 from portal.resources import pricing, selectors, services, tasks
-from portal.resources.models import RequestEstimate, Resource, ResourceState
+from portal.resources.models import RequestEstimate, Resource, ResourceAction, ResourceState
 from tests.fakes.hcloud_fake import hcloud_fake  # noqa: F401  (fixture)
 from tests.orchestrator.test_terraform import state_resources
 
@@ -294,14 +294,16 @@ def test_it_shows_the_terraform_plan_before_approval_and_destroys_the_state(
     resource = Resource.objects.get(request=request)
     assert resource.ipv4.startswith("198.1") and resource.monthly_cost == Decimal("3.79")
     assert set(resource.actions) == {"destroy", "extend"}
-    assert [r["type"] for r in state_resources("sandbox-server", "hcloud-tf-1")] == ["terraform_data"]
+    key = f"hcloud-request-{request.pk}"  # from the request's id, never from the chosen name
+    assert resource.state_key == key
+    assert [r["type"] for r in state_resources("sandbox-server", key)] == ["terraform_data"]
 
     destroy = services.do_request_action(resource.pk, "destroy", acting_user=alice)
     approve(destroy, bob)
     assert finished(destroy).state == RequestState.SUCCEEDED
     resource.refresh_from_db()
     assert resource.state == ResourceState.DESTROYED
-    assert state_resources("sandbox-server", "hcloud-tf-1") == []  # nothing left in the state
+    assert state_resources("sandbox-server", key) == []  # nothing left in the state
 
 
 def test_it_needs_two_distinct_approvers_over_budget(
@@ -479,6 +481,7 @@ def test_it_links_only_the_requests_a_viewer_may_open(
         cost_center=plat,
         inputs={"resource_id": resource.pk},
     )
+    ResourceAction.objects.create(request=by_bob, resource=resource, action="extend")
     url = reverse("resources:detail", args=[resource.pk])
     bob_link = f'href="{reverse("requests:detail", args=[by_bob.pk])}"'
 
@@ -504,10 +507,12 @@ def test_a_refused_action_returns_to_the_page_it_came_from_if_ours(
         cost_center=plat,
         request=created,
         namespace=flow.namespace,
+        state=ResourceState.DESTROYED,
+        actions={"destroy": "hetzner-vm-destroy"},
     )
     action = reverse("resources:action", args=[resource.pk, "destroy"])
     detail = reverse("resources:detail", args=[resource.pk])
-    client.force_login(mallory)
+    client.force_login(alice)  # hers, but already destroyed: refused (someone else's would be a 404)
 
     back = client.post(action, {"action": "destroy", "next": detail})
     away = client.post(action, {"action": "destroy", "next": "https://evil.example/phish"})

@@ -129,6 +129,10 @@ def test_it_lists_everyones_only_for_overseers(
     assert f"#{alices['request'].pk}" in client.get(reverse("requests:list"), {"all": "1"}).content.decode()
 
 
-def test_it_lets_only_those_who_see_a_resource_act_on_it(stella: User, alices: dict[str, Any]) -> None:
-    with pytest.raises(PermissionDenied, match="only the owner or an approver"):
+def test_it_lets_only_those_who_see_a_resource_act_on_it(
+    stella: User, mallory: User, alices: dict[str, Any]
+) -> None:
+    with pytest.raises(PermissionDenied, match="requester role"):
         resource_services.do_request_action(alices["resource"].pk, "destroy", acting_user=stella)
+    with pytest.raises(Resource.DoesNotExist):  # a requester, but not hers: as if it did not exist
+        resource_services.do_request_action(alices["resource"].pk, "destroy", acting_user=mallory)

@@ -1,7 +1,7 @@
 """Two task types, written against Portico's task API only (``orchestrator.flowmodel.task_api``).
 
 * ``io.example.text.Reverse``: outputs ``value``, ``text`` reversed; logs what it did.
-* ``io.example.text.Fail``: fails with ``message``; ``retryable`` lets the task's ``retry`` try again.
+* ``io.example.text.ExampleFail``: fails with ``message``; ``retryable`` lets the task's ``retry`` try again.
 """
 
 from __future__ import annotations
@@ -36,6 +36,6 @@ class FailProps(Props):
     retryable: bool = False
 
 
-@register("io.example.text.Fail", props=FailProps)
+@register("io.example.text.ExampleFail", props=FailProps)
 def run_fail(props: FailProps, ctx: RunContext) -> dict[str, Any]:
     raise StepError(props.message, permanent=not props.retryable)

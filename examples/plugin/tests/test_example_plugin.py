@@ -39,3 +39,6 @@ def test_it_fails_permanently_unless_retryable() -> None:
     with pytest.raises(StepError) as caught:
         run_fail(FailProps(message="no"), Context())
     assert (caught.value.message, caught.value.permanent) == ("no", True)
+    with pytest.raises(StepError) as caught:
+        run_fail(FailProps(message="later", retryable=True), Context())
+    assert caught.value.permanent is False

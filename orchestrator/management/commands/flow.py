@@ -177,7 +177,6 @@ class Command(BaseCommand):
         with ExitStack() as stack:
             fresh_broker = False
             if settings.USES_EMBEDDED_REDIS:
-
                 embedded_redis.ensure_running()
                 stack.callback(embedded_redis.shutdown)
                 fresh_broker = embedded_redis.started_here()  # nobody can be consuming it yet
@@ -208,10 +207,27 @@ class Command(BaseCommand):
         return 0 if execution.state == State.SUCCESS else EXIT_FAILED
 
     def _wait(self, execution: Execution, timeout: float | None) -> Execution:
+        """Wait until the execution ends, or waits for a person.
+
+        A Pause with ``pauseDuration``/``delay`` (or a ``timeout``) ends by itself, and a RETRIED
+        execution (``CREATE_NEW_EXECUTION``) is replaced by a new one: both are waited through, so
+        ``flow run`` reports the outcome Kestra's execution would reach. Only a Pause that needs a manual
+        resume returns PAUSED.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             execution.refresh_from_db()
-            if execution.state in TERMINAL or execution.state == State.PAUSED:
+            if execution.state == State.RETRIED:
+                replacement = Execution.objects.filter(original=execution).first()
+                if replacement is not None:
+                    execution = replacement
+                    continue
+            elif execution.state in TERMINAL:
+                return execution
+            elif (
+                execution.state == State.PAUSED
+                and not execution.task_runs.filter(state=State.PAUSED, wake_at__isnull=False).exists()
+            ):
                 return execution
             if deadline is not None and time.monotonic() > deadline:
                 self.stderr.write(f"gave up waiting after {timeout} s")

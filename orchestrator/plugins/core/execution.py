@@ -1,4 +1,4 @@
-"""Kestra's execution-control types: Pause, Subflow, WaitFor (flowables, see
+"""Kestra's execution-control types: Pause, Subflow, LoopUntil (flowables, see
 ``orchestrator.executor.waiting``), Resume, Labels, Echo, state.Set/Get/Delete and log.Fetch.
 
 Property names and defaults follow Kestra's plugins; each pydantic model is the one declaration.
@@ -16,7 +16,7 @@ from pydantic import Field
 from orchestrator.flowmodel.labels import label_map
 from orchestrator.flowmodel.task_api import RunContext, StepError, register
 from orchestrator.flowmodel.templating import is_truthy
-from orchestrator.plugins.core.tasks import LEVELS, Props
+from orchestrator.plugins.core.tasks import LEVELS, Props, refused
 from orchestrator.state.models import Execution, KeyValue, LogLine, TaskRun
 
 Level = Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
@@ -53,8 +53,10 @@ class SubflowProps(Props):
     wait: bool | str = True
     transmitFailed: bool | str = True  # noqa: N815
     inheritLabels: bool | str = False  # noqa: N815
-    revision: int | str | None = None  # accepted; the lookup serves the current revision
+    revision: int | str | None = None  # the lookup serves the current revision only: refused
     outputs: dict[str, Any] | None = None  # deprecated in Kestra: rendered against the child execution
+
+    _refused = refused("revision")
 
 
 @register(
@@ -68,25 +70,29 @@ class Subflow:
 
 
 class CheckFrequency(Props):
-    maxIterations: int | str = 100  # noqa: N815
-    maxDuration: str = "PT1H"  # noqa: N815
-    interval: str = "PT1S"
+    """Kestra 0.23+ defaults (migration guide "LoopUntil task changed default values for
+    checkFrequency"): one iteration a minute, no cap on iterations or duration."""
+
+    maxIterations: int | str | None = None  # noqa: N815
+    maxDuration: str | None = None  # noqa: N815
+    interval: str = "PT1M"
 
 
-class WaitForProps(Props):
+class LoopUntilProps(Props):
     condition: str | bool
     failOnMaxReached: bool | str = False  # noqa: N815
     checkFrequency: CheckFrequency = Field(default_factory=CheckFrequency)  # noqa: N815
 
 
 @register(
-    "io.kestra.plugin.core.flow.WaitFor",
-    props=WaitForProps,
+    "io.kestra.plugin.core.flow.LoopUntil",
+    aliases=("io.kestra.plugin.core.flow.WaitFor", "WaitFor"),  # WaitFor: its name before Kestra 0.23
+    props=LoopUntilProps,
     flowable=True,
     branches=("tasks", "errors"),
 )
-class WaitFor:
-    """Runs ``tasks`` again every ``checkFrequency.interval`` while ``condition`` is true."""
+class LoopUntil:
+    """Runs ``tasks`` again every ``checkFrequency.interval`` until ``condition`` is true."""
 
 
 # --- runnable tasks --------------------------------------------------------------------------------

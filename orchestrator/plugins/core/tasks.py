@@ -12,14 +12,29 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from orchestrator.flowmodel.durations import format_duration, parse_duration
+from orchestrator.flowmodel.flow_errors import NOT_SUPPORTED
 from orchestrator.flowmodel.task_api import RunContext, StepError, register
 from orchestrator.flowmodel.templating import is_truthy
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
+
+
 # Kestra's TruthUtils: these rendered strings (and null) are false, everything else true. We also
 # compare case-insensitively so a Python-style "False" never counts as true.
 class Props(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def refused(*names: str) -> Any:
+    """A validator refusing ``names`` when a flow sets them: valid Kestra properties whose behaviour
+    Portico lacks are reported "not supported yet" at load instead of being accepted and ignored."""
+
+    def check(cls: type, value: Any) -> Any:
+        if value is not None:
+            raise ValueError(NOT_SUPPORTED)
+        return value
+
+    return field_validator(*names)(classmethod(check))  # type: ignore[arg-type]
 
 
 class LogProps(Props):

@@ -15,6 +15,7 @@ from django.conf import settings
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from orchestrator.flowmodel.task_api import RunContext, StepError, register
+from orchestrator.plugins.core.tasks import refused
 from orchestrator.state.models import Execution, Trigger
 
 # Kestra's cron nicknames (cron-utils), as five-field expressions.
@@ -92,6 +93,9 @@ class ScheduleProps(Props):
     recoverMissedSchedules: Literal["ALL", "LAST", "NONE"] | None = None  # noqa: N815
     scheduleConditions: list[dict[str, Any]] | None = None  # noqa: N815
 
+    # Missed ticks are never caught up here and conditions on the date are not evaluated: refused.
+    _refused = refused("backfill", "lateMaximumDelay", "recoverMissedSchedules", "scheduleConditions")
+
     @field_validator("cron")
     @classmethod
     def _cron(cls, value: str) -> str:
@@ -102,7 +106,7 @@ class ScheduleProps(Props):
     @classmethod
     def _seconds(cls, value: bool) -> bool:
         if value:
-            raise ValueError("withSeconds: true is not supported (schedules have minute precision)")
+            raise ValueError("schedules have minute precision: not supported yet")
         return value
 
     @field_validator("timezone")
@@ -133,6 +137,8 @@ class WebhookProps(Props):
     returnOutputs: bool = False  # noqa: N815
     responseContentType: str | None = None  # noqa: N815
 
+    _refused = refused("responseContentType")
+
 
 @register(
     "io.kestra.plugin.core.trigger.Webhook",
@@ -149,6 +155,8 @@ class FlowProps(Props):
     # Kestra's default: terminal states and PAUSED.
     states: list[STATES] | None = None
     preconditions: dict[str, Any] | None = None
+
+    _refused = refused("preconditions")
 
 
 @register(

@@ -200,7 +200,7 @@ def _call(props: HttpProps, ctx: RunContext, handle: Any) -> Any:
 
 
 def _inline_limit() -> int:
-    return int(getattr(settings, "PORTICO_HTTP_INLINE_BODY_BYTES", 1024 * 1024))
+    return int(settings.PORTICO_HTTP_INLINE_BODY_BYTES)
 
 
 @register(

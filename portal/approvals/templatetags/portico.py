@@ -45,7 +45,7 @@ def nav_roles(user: Any) -> dict[str, Any]:
     return {
         "approver": approver,
         "audit": can_view_audit(user),
-        "pending": pending_count() if approver else 0,
+        "pending": pending_count(user) if approver else 0,
     }
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from django import template
 
 from .. import selectors, services
+from ..models import ResourceAction
 
 register = template.Library()
 
@@ -29,3 +30,10 @@ def request_cost(request_obj: Any) -> dict[str, Any]:
         "budget": getattr(cost_center, "monthly_budget", None),
         "cost_center": cost_center,
     }
+
+
+@register.inclusion_tag("resources/_action_target.html")
+def action_target(request_obj: Any) -> dict[str, Any]:
+    """For a day-2 request: the resource it acts on (name, owner, IP, cost, link), from its record."""
+    link = ResourceAction.objects.select_related("resource__owner").filter(request=request_obj).first()
+    return {"link": link, "resource": link.resource if link is not None else None}

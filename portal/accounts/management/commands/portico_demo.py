@@ -54,6 +54,8 @@ class Command(BaseCommand):
                 },
             )
             user.groups.add(*Group.objects.filter(name__in=groups))
+            for center in centers:  # demo accounts may charge both demo cost centers
+                center.members.add(user)
             if created:
                 user.set_password(password)
                 user.save(update_fields=["password"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from orchestrator.scheduler import storage_purge, triggers
+from orchestrator.state import secret_retention
 
 
 @shared_task(name="orchestrator.fire_schedule")
@@ -19,6 +20,8 @@ def fire_schedule(namespace: str, flow_id: str, trigger_id: str) -> str | None:
 
 @shared_task(name="orchestrator.purge_storage")
 def purge_storage() -> dict[str, int]:
-    """Beat sends this daily: delete stored files the retention lets go (``storage_purge``)."""
+    """Beat sends this daily: delete stored files the retention lets go (``storage_purge``), and the
+    secrets of executions whose restart window has passed (``secret_retention.drop_expired``)."""
     result = storage_purge.purge()
-    return {"executions": result.executions, "uploads": result.uploads}
+    secrets = secret_retention.drop_expired()
+    return {"executions": result.executions, "uploads": result.uploads, "secrets_dropped": secrets}

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field, ValidationInfo, field_validator
 
 from orchestrator.flowmodel.task_api import register
-from orchestrator.plugins.core.tasks import Props
+from orchestrator.plugins.core.tasks import Props, refused
 
 _OLD = "io.kestra.core.tasks.flows."
 _BLOCK = ("errors", "finally")
@@ -162,6 +162,8 @@ class ForEachItemProps(Props):
     wait: bool | str = True
     transmitFailed: bool | str = True  # noqa: N815
     scheduleDate: str | None = None  # noqa: N815
+
+    _refused = refused("revision", "scheduleDate")  # the current revision is started, at once
 
     @field_validator("batch")
     @classmethod

@@ -124,7 +124,7 @@ class Keys:
 
     def explain(self, value: Mapping[str, object]) -> str:
         missing = [key for key in self.keys if key not in value]
-        extra = [key for key in value if key not in self.keys]
+        extra = sorted(key for key in value if key not in self.keys)  # jsonb reorders keys
         parts = [f"missing {', '.join(missing)}"] if missing else []
         return "; ".join([*parts, *([f"unexpected {', '.join(extra)}"] if extra else [])])
 

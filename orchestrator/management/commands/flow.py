@@ -224,15 +224,26 @@ class Command(BaseCommand):
                     continue
             elif execution.state in TERMINAL:
                 return execution
-            elif (
-                execution.state == State.PAUSED
-                and not execution.task_runs.filter(state=State.PAUSED, wake_at__isnull=False).exists()
-            ):
+            elif execution.state == State.PAUSED and self._waits_for_a_person(execution):
                 return execution
             if deadline is not None and time.monotonic() > deadline:
                 self.stderr.write(f"gave up waiting after {timeout} s")
                 return execution
             time.sleep(_POLL_SECONDS)
+
+    @staticmethod
+    def _waits_for_a_person(execution: Execution) -> bool:
+        """True when only a manual resume can end this pause.
+
+        The execution row and its task runs are read in separate queries, so a timed pause that ends
+        between them could look like a manual one; the execution is read again afterwards to be sure
+        (a pause expires in one transaction that moves both).
+        """
+        paused = list(execution.task_runs.filter(state=State.PAUSED).values_list("wake_at", flat=True))
+        if not paused or any(wake is not None for wake in paused):
+            return False
+        execution.refresh_from_db(fields=["state"])
+        return execution.state == State.PAUSED
 
     @staticmethod
     def _task_runs(execution: Execution) -> list[Any]:

@@ -18,12 +18,13 @@ class OrchestratorConfig(AppConfig):
         from orchestrator.executor.handoff import set_sender
         from orchestrator.scheduler import triggers
         from orchestrator.state import secret_retention
-        from orchestrator.worker import task_runs
+        from orchestrator.worker import groups
 
         plugins.load()
         for type_name, handler in (*waiting.HANDLERS.items(), *for_each_item.HANDLERS.items()):
             walker.register_handler(type_name, handler)
-        set_sender(task_runs.run_task.delay)
+        set_sender(groups.send)  # to the run's worker-group queue (or the default one)
+        groups.connect_receivers()  # a starting worker joins its worker groups
         concurrency_release.connect_receivers()
         timeouts.connect_receivers()
         waiting.connect_receivers()

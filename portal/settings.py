@@ -352,12 +352,26 @@ PORTICO_TASK_LEASE_SECONDS = float(os.environ.get("PORTICO_TASK_LEASE_SECONDS", 
 # A worker runs the next task run of a flow itself for up to this long per delivery
 # (orchestrator.executor.handoff); 0 sends every task run through the broker.
 PORTICO_HANDOFF_SECONDS = float(os.environ.get("PORTICO_HANDOFF_SECONDS", "1"))
+# Kestra worker groups this process's Celery workers join, comma-separated (orchestrator/worker/groups.py):
+# a task with ``workerGroup.key: gpu`` runs only on a worker started with PORTICO_WORKER_GROUPS=gpu.
+PORTICO_WORKER_GROUPS = os.environ.get("PORTICO_WORKER_GROUPS", "")
 # A webhook trigger with ``wait: true`` holds its HTTP request at most this long, then answers 202.
 PORTICO_WEBHOOK_WAIT_SECONDS = float(os.environ.get("PORTICO_WEBHOOK_WAIT_SECONDS", "30"))
+# Schedule triggers without ``recoverMissedSchedules``: ALL, LAST or NONE (Kestra's plugin configuration
+# of the same name; its default is ALL). Missed and backfilled dates start PORTICO_SCHEDULE_BATCH at a time.
+PORTICO_SCHEDULE_RECOVER_MISSED_SCHEDULES = os.environ.get("PORTICO_SCHEDULE_RECOVER_MISSED_SCHEDULES", "ALL")
+if PORTICO_SCHEDULE_RECOVER_MISSED_SCHEDULES not in ("ALL", "LAST", "NONE"):
+    raise ValueError("PORTICO_SCHEDULE_RECOVER_MISSED_SCHEDULES must be ALL, LAST or NONE")
+PORTICO_SCHEDULE_BATCH = int(os.environ.get("PORTICO_SCHEDULE_BATCH", "10"))
+PORTICO_DRIFT_SWEEP_SECONDS = float(os.environ.get("PORTICO_DRIFT_SWEEP_SECONDS", "900"))
 CELERY_BEAT_SCHEDULE = {
     "orchestrator-reconcile": {"task": "orchestrator.reconcile", "schedule": 30.0},
     "resources-expire": {"task": "portal.resources.expire", "schedule": 300.0},
+    # The drift sweep (portal/resources/drift.py): servers and Terraform states vs the inventory.
+    "resources-drift": {"task": "portal.resources.sweep_drift", "schedule": PORTICO_DRIFT_SWEEP_SECONDS},
     "storage-purge": {"task": "orchestrator.purge_storage", "schedule": 86400.0},
+    # Polling triggers (orchestrator/scheduler/polling.py): each is evaluated once per its own interval.
+    "triggers-poll": {"task": "orchestrator.poll_triggers", "schedule": 5.0},
 }
 
 # --- Terraform (orchestrator.plugins.terraform.runner) ------------------------------------------------------

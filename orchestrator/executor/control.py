@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from orchestrator.executor import concurrency, handoff, waiting, walker
 from orchestrator.flowmodel import task_api
-from orchestrator.state import flow_snapshots, template_context, transitions
+from orchestrator.state import flow_snapshots, logs, template_context, transitions
 from orchestrator.state.models import TERMINAL, Execution, State, TaskRun
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,10 @@ class TaskKilled(Exception):
 
 
 def _who(acting_user: Any) -> str:
-    return f" by {acting_user}" if acting_user is not None else ""
+    if acting_user is None:
+        return ""
+    name = acting_user.get_username() if hasattr(acting_user, "get_username") else str(acting_user)
+    return f" by {name}"
 
 
 def _locked(execution_id: Any) -> Execution:
@@ -113,6 +116,13 @@ def kill(execution_id: Any, *, acting_user: Any = None) -> bool:
             return False
         if not transitions.transition(execution, S.KILLING, reason=f"killed{_who(acting_user)}"):
             return False
+        # In the execution's own log too: whoever reads why a run stopped sees who stopped it.
+        logs.log(
+            execution,
+            None,
+            "WARN",
+            f"Execution killed{_who(acting_user) or ' (no user: an operator command or a parent)'}",
+        )
         flow = flow_snapshots.flow_for(execution)
         unfinished_runs = execution.task_runs.exclude(state__in=[s.value for s in TERMINAL])
         revoke = _kill_runs(flow, unfinished_runs, reason="execution killed")

@@ -119,8 +119,10 @@ def run_after_execution(execution: Execution, walker_cls: Any) -> None:
 
 
 def after_execution_ids(flow: Flow) -> set[str]:
-    """Ids of the flow's ``afterExecution`` tasks, nested ones included."""
-    return {task.id for top in getattr(flow, "after_execution", None) or [] for task in top.walk()}
+    """Ids of the flow's ``afterExecution`` and listener tasks, nested ones included: both run after the
+    execution has ended."""
+    tops = [*(getattr(flow, "after_execution", None) or []), *flow.listener_tasks]
+    return {task.id for top in tops for task in top.walk()}
 
 
 def is_after_execution_run(execution: Execution, run: TaskRun) -> bool:

@@ -18,10 +18,17 @@ import re
 from typing import Any
 
 from orchestrator.executor import walker
-from orchestrator.executor.waiting import SUBFLOW, HandlerFailure, fail_run, render_value, start_run
-from orchestrator.flowmodel import flow_repository, input_types, spec, storage, templating
+from orchestrator.executor.waiting import (
+    SUBFLOW,
+    HandlerFailure,
+    child_flow_of,
+    fail_run,
+    render_value,
+    start_run,
+)
+from orchestrator.flowmodel import input_types, spec, storage, templating
 from orchestrator.flowmodel.labels import label_map
-from orchestrator.state import logs, template_context, transitions
+from orchestrator.state import flow_snapshots, logs, template_context, transitions
 from orchestrator.state.models import SEVERITY, TERMINAL, Execution, State, TaskRun
 
 S = State
@@ -123,13 +130,10 @@ def _split(walker: Any, task: spec.TaskSpec, run: TaskRun, split: TaskRun) -> li
 
 
 def _start_children(walk: Any, task: spec.TaskSpec, run: TaskRun, items: TaskRun, uris: list[str]) -> None:
-    keys = ("namespace", "flowId", "labels")
+    keys = ("namespace", "flowId", "labels", "revision")
     static = render_value(walk, task, run, {k: task.props.get(k) for k in keys})
     namespace, flow_id = str(static.get("namespace")), str(static.get("flowId"))
-    try:
-        child_flow = flow_repository.find(namespace, flow_id)
-    except flow_repository.FlowNotFound as exc:
-        raise HandlerFailure(str(exc)) from exc
+    child_flow = child_flow_of(namespace, flow_id, static.get("revision"))
     parent = walk.execution
     labels: dict[str, Any] = dict(parent.labels) if spec.flag_set(task.props.get("inheritLabels")) else {}
     labels.update(label_map(static.get("labels")))
@@ -146,6 +150,7 @@ def _start_children(walk: Any, task: spec.TaskSpec, run: TaskRun, items: TaskRun
             "executionId": str(parent.pk),
             "namespace": parent.namespace,
             "flowId": parent.flow_id,
+            "flowRevision": flow_snapshots.revision_number(parent),
             "taskRunId": str(items.pk),
             "taskRunIteration": index,
             "subflow": SUBFLOW,

@@ -165,13 +165,31 @@ def _expire_pause(execution: Execution, run: TaskRun) -> None:
 # --- Subflow -----------------------------------------------------------------------------------------
 
 
+def child_flow_of(namespace: str, flow_id: str, revision: Any) -> spec.Flow:
+    """The flow a Subflow or ForEachItem starts: its current definition, or revision ``revision``."""
+    if revision in (None, ""):
+        try:
+            return flow_repository.find(namespace, flow_id)
+        except flow_repository.FlowNotFound as exc:
+            raise HandlerFailure(str(exc)) from exc
+    try:
+        number = int(str(revision))
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise HandlerFailure(f"revision must be an integer from 1, got {revision!r}")
+    try:
+        return flow_snapshots.flow_at_revision(namespace, flow_id, number)
+    except flow_snapshots.RevisionNotFound as exc:
+        raise HandlerFailure(str(exc)) from exc
+    except spec.FlowValidationError as exc:
+        raise HandlerFailure(f"revision {number} of {namespace}.{flow_id} no longer loads: {exc}") from exc
+
+
 def _start_child(walk: Any, task: spec.TaskSpec, run: TaskRun) -> Execution:
     props = render_value(walk, task, run, {k: v for k, v in task.props.items() if k != "outputs"})
     namespace, flow_id = props.get("namespace"), props.get("flowId")
-    try:
-        child_flow = flow_repository.find(str(namespace), str(flow_id))
-    except flow_repository.FlowNotFound as exc:
-        raise HandlerFailure(str(exc)) from exc
+    child_flow = child_flow_of(str(namespace), str(flow_id), props.get("revision"))
     try:
         child_inputs = input_types.resolve_inputs(child_flow, props.get("inputs") or {})
     except input_types.InputsInvalid as exc:
@@ -186,6 +204,7 @@ def _start_child(walk: Any, task: spec.TaskSpec, run: TaskRun) -> Execution:
         "executionId": str(parent.pk),
         "namespace": parent.namespace,
         "flowId": parent.flow_id,
+        "flowRevision": flow_snapshots.revision_number(parent),
         "taskRunId": str(run.pk),
     }
     try:

@@ -17,11 +17,20 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from orchestrator.executor import concurrency, failures, flowables, handoff, retries
-from orchestrator.flowmodel import masking, task_api, templating
+from orchestrator.executor import (
+    concurrency,
+    failures,
+    flow_checks,
+    flowables,
+    handoff,
+    listeners,
+    retries,
+    sla,
+)
+from orchestrator.flowmodel import masking, task_api, templating, worker_group
 from orchestrator.flowmodel.spec import Flow, TaskSpec
 from orchestrator.state import template_context
-from orchestrator.state.flow_snapshots import flow_for, remember
+from orchestrator.state.flow_snapshots import flow_for, record_revision, remember
 from orchestrator.state.logs import log, secret_values
 from orchestrator.state.models import FAILING, SEVERITY, TERMINAL, Execution, LogLine, State, TaskRun
 from orchestrator.state.transitions import announce, claim_for, transition
@@ -35,6 +44,10 @@ S = State
 
 class FlowDisabled(ValueError):
     """Kestra refuses to execute a flow marked ``disabled: true``; so do we."""
+
+
+# A BLOCK_EXECUTION check failed (``flow_checks``): raised by ``start_execution``, caught by its callers.
+ChecksBlocked = flow_checks.ChecksBlocked
 
 
 def start_execution(
@@ -51,15 +64,23 @@ def start_execution(
     Call it inside the caller's transaction (e.g. with the request's approval): nothing reaches the
     broker unless that transaction commits. ``execution_id``: chosen by a caller that already stored
     FILE inputs in the execution's storage folder (``storage.execution_prefix``).
+
+    The flow's ``checks`` apply to an execution asked for directly (``flow_checks.applies_to``): a
+    BLOCK_EXECUTION one raises ``flow_checks.ChecksBlocked`` and nothing is created; a FAIL_EXECUTION
+    one creates the execution FAILED, with nothing run. MAX_DURATION SLAs start counting here.
     """
     if flow.disabled:
         raise FlowDisabled(f"flow {flow.namespace}.{flow.id} is disabled")
+    checked, failed_checks = flow_checks.CREATE, []
+    if flow.checks and flow_checks.applies_to(trigger, parent_taskrun):
+        checked, failed_checks = flow_checks.verdict(flow, inputs)  # raises ChecksBlocked
     execution_id = execution_id if execution_id is not None else uuid.uuid4()
     # Kestra labels every execution with the id of the execution that began its chain (its own for a
     # root; a subflow's caller passes its own).
     labels = {**flow.labels, **(labels or {})}
     labels.setdefault("system.correlationId", str(execution_id))
     with transaction.atomic():
+        record_revision(flow)  # Kestra's integer revision: a source started the first time is the next
         execution = Execution.objects.create(
             id=execution_id,
             namespace=flow.namespace,
@@ -75,9 +96,22 @@ def start_execution(
         )
         remember(flow)
         announce(execution, None, S.CREATED.value)
+        if checked == flow_checks.FAIL:
+            _fail_by_checks(execution, failed_checks)
+            return execution
+        sla.arm(execution, flow)
         if concurrency.admit(execution, flow):
             advance(execution.pk)
     return execution
+
+
+def _fail_by_checks(execution: Execution, failed: list[flow_checks.Failed]) -> None:
+    """A FAIL_EXECUTION check failed: the execution is created FAILED (Kestra) and runs nothing but what
+    runs after an end (``afterExecution``, listeners)."""
+    messages = ", ".join(item.message for item in failed)
+    log(execution, None, "WARN", f"{flow_checks.FAILED}\nFailed checks: {messages}")
+    transition(execution, S.FAILED, reason="condition checks evaluated to false")
+    advance(execution.pk)
 
 
 def advance(execution_id: Any) -> None:
@@ -85,8 +119,10 @@ def advance(execution_id: Any) -> None:
     with transaction.atomic(savepoint=False):  # no savepoint inside task_succeeded's transaction
         # The flow source is only read when this process has not parsed the revision yet.
         execution = Execution.objects.select_for_update().defer("flow_source").get(pk=execution_id)
+        if execution.state not in TERMINAL and _broke_an_sla(execution):
+            execution.refresh_from_db(fields=["state", "labels"])
         if execution.state in TERMINAL:
-            failures.run_after_execution(execution, Walker)
+            _after_end(execution)
             return
         if execution.state in (S.PAUSED, S.QUEUED):  # a QUEUED one starts when concurrency frees a slot
             return
@@ -108,7 +144,27 @@ def advance(execution_id: Any) -> None:
                 log(execution, None, "ERROR", f"flow outputs: {exc}")
                 outcome = S.FAILED
         if transition(execution, outcome, outputs=outputs):
-            failures.run_after_execution(execution, Walker)
+            _after_end(execution)
+
+
+def _broke_an_sla(execution: Execution) -> bool:
+    """Kestra evaluates EXECUTION_ASSERTION SLAs on every change of a live execution, before moving it
+    on; a MAX_DURATION past its deadline is applied here too. True when one just ended it."""
+    flow = flow_for(execution)
+    if not flow.sla:
+        return False
+    for find in (sla.assertion_violation, sla.due_violation):
+        violation = find(execution, flow)
+        if violation is not None and sla.apply(execution, flow, violation):
+            return True
+    return False
+
+
+def _after_end(execution: Execution) -> None:
+    """What runs once the execution has ended, without changing its state: ``afterExecution`` and the
+    tasks of the matching ``listeners``, side by side."""
+    failures.run_after_execution(execution, Walker)
+    listeners.run(execution, Walker)
 
 
 def _flow_outputs(execution: Execution, flow: Flow) -> dict[str, Any]:
@@ -292,13 +348,14 @@ class Walker:
         announce(run, None, S.CREATED.value)
         if flowable:
             return run
-        claim = handoff.reserve()
+        group = worker_group.of_task(self.flow, task)  # the workers that may run it (handoff.py)
+        claim = handoff.reserve(group)
         if claim is not None and claim_for(run, claim):
             # This worker runs it next: claimed here, in the transaction that creates it (handoff.py).
             transaction.on_commit(lambda: handoff.taken(run), robust=True)
         else:
             run_id = str(run.pk)
-            transaction.on_commit(lambda: handoff.dispatch(run_id), robust=True)
+            transaction.on_commit(lambda: handoff.dispatch(run_id, group), robust=True)
         return run
 
     def fail_flowable(self, run: TaskRun, message: str) -> None:

@@ -2,7 +2,8 @@
 
 ``FlowParser`` applies ``pluginDefaults`` first (``parse_plugin_defaults``), refuses the keys Portico
 cannot honour, reads id, namespace, labels, variables, outputs, retry and concurrency itself,
-hands inputs, tasks and triggers to their parsers, then checks what spans them (input dependencies,
+hands inputs, tasks, triggers, ``sla`` and ``checks`` (``parse_sla_checks``) to their parsers, reads
+``listeners``, then checks what spans them (input dependencies,
 dashed names in expressions, a flow starting itself).
 """
 
@@ -12,15 +13,16 @@ import hashlib
 import re
 from typing import Any
 
-from orchestrator.flowmodel import input_types
+from orchestrator.flowmodel import conditions, input_types, worker_group
 from orchestrator.flowmodel.concurrency_limits import problems as concurrency_problems
-from orchestrator.flowmodel.flow_errors import ParseContext
+from orchestrator.flowmodel.flow_errors import NOT_SUPPORTED, ParseContext
 from orchestrator.flowmodel.input_definitions import INPUT_ID, InputParser, InputSpec
 from orchestrator.flowmodel.parse_plugin_defaults import PluginDefaultsParser
+from orchestrator.flowmodel.parse_sla_checks import SlaChecksParser
 from orchestrator.flowmodel.parse_tasks import TaskParser
 from orchestrator.flowmodel.parse_triggers import TriggerParser
 from orchestrator.flowmodel.parse_types import TypeChecks
-from orchestrator.flowmodel.parsed_flow import Flow, TaskSpec
+from orchestrator.flowmodel.parsed_flow import Flow, ListenerSpec, TaskSpec
 from orchestrator.flowmodel.templating import template_strings
 from orchestrator.flowmodel.yamlsource import item_line, key_line, plain, type_name, value_line
 
@@ -37,11 +39,12 @@ FLOW_KEYS = frozenset(
     "listeners triggers pluginDefaults taskDefaults concurrency retry sla checks disabled deleted "
     "workerGroup workerSelector".split()
 )
-REFUSED_FLOW_KEYS = frozenset("listeners sla checks deleted workerGroup workerSelector".split())
+REFUSED_FLOW_KEYS = frozenset("deleted workerSelector".split())
 _PARSED_FLOW_KEYS = frozenset(
     "id namespace description labels inputs outputs variables tasks errors finally afterExecution triggers "
-    "disabled pluginDefaults taskDefaults".split()
+    "disabled pluginDefaults taskDefaults sla checks listeners".split()
 )
+LISTENER_KEYS = frozenset({"tasks", "conditions", "description"})
 OUTPUT_KEYS = {"id", "type", "value", "description", "displayName", "required"}
 SYSTEM_LABEL_PREFIX = "system."
 ALLOWED_SYSTEM_LABELS = {"system.readOnly"}  # the one system label Kestra lets authors set
@@ -86,14 +89,20 @@ class FlowParser(TypeChecks):
         errors = task_list(doc, "errors", "errors")
         finally_ = task_list(doc, "finally", "finally")
         after_execution = task_list(doc, "afterExecution", "afterExecution")
-        self._listeners(doc)
+        listeners = self._listeners(doc)
+        sla = SlaChecksParser(ctx).sla(doc)
+        checks = SlaChecksParser(ctx).checks(doc)
         triggers = self.trigger_parser.triggers(doc)
         disabled = self.boolean(doc, "disabled", "disabled", False)
         if "retry" in doc:
             self.retry(doc["retry"], value_line(doc, "retry"), "retry")
         self._concurrency(doc)
+        if "workerGroup" in doc:  # the default group of every task (worker_group.of_task)
+            worker_group.check(ctx, doc, "workerGroup")
         self.input_parser.input_dependencies(doc.get("inputs"), inputs)
-        all_tasks = [t for top in [*tasks, *errors, *finally_, *after_execution] for t in top.walk()]
+        listener_tasks = [task for listener in listeners for task in listener.tasks]
+        tops = [*tasks, *errors, *finally_, *after_execution, *listener_tasks]
+        all_tasks = [t for top in tops for t in top.walk()]
         self._dashed_references(inputs, all_tasks)
         self._self_calls(namespace, flow_id, all_tasks)
         extra = {k: plain(v) for k, v in doc.items() if k in FLOW_KEYS and k not in _PARSED_FLOW_KEYS}
@@ -114,6 +123,9 @@ class FlowParser(TypeChecks):
             file=ctx.file,
             revision=hashlib.sha256(text.encode("utf-8")).hexdigest(),
             after_execution=after_execution,
+            sla=sla,
+            checks=checks,
+            listeners=listeners,
             extra=extra,
         )
 
@@ -256,28 +268,51 @@ class FlowParser(TypeChecks):
             outputs.append(plain(item))
         return outputs
 
-    def _listeners(self, doc: dict) -> None:
-        """Deprecated in Kestra, still accepted: only their tasks and condition types are checked."""
+    def _listeners(self, doc: dict) -> list[ListenerSpec]:
+        """Deprecated in Kestra, still run (``executor/listeners.py``): each item's ``tasks`` and the
+        ``conditions`` (only the types ``flowmodel.conditions`` can evaluate; others are refused)."""
         raw = doc.get("listeners")
         if raw is None:
-            return
+            return []
         if not isinstance(raw, list):
             self.ctx.error(value_line(doc, "listeners"), "listeners", f"must be a list, got {type_name(raw)}")
-            return
+            return []
+        listeners = []
         for index, item in enumerate(raw):
             path = f"listeners[{index}]"
             if not isinstance(item, dict):
                 self.ctx.error(item_line(raw, index), path, f"must be a mapping, got {type_name(item)}")
                 continue
             for key in item:
-                if key not in ("tasks", "conditions", "description"):
+                if key not in LISTENER_KEYS:
                     self.ctx.error(key_line(item, key), f"{path}.{key}", "unknown property")
-            self.task_parser.task_list(item, "tasks", f"{path}.tasks", required=True)
-            conditions = item.get("conditions")
-            if isinstance(conditions, list):
-                for c_index, condition in enumerate(conditions):
-                    if isinstance(condition, dict):
-                        self.resolve_type(condition, f"{path}.conditions[{c_index}]", kind="condition")
+            tasks = self.task_parser.task_list(item, "tasks", f"{path}.tasks", required=True)
+            description = self.optional_string(item, "description", f"{path}.description")
+            found = self._listener_conditions(item, path)
+            if found is not None:
+                listeners.append(ListenerSpec(tasks=tasks, conditions=found, description=description))
+        return listeners
+
+    def _listener_conditions(self, item: dict, path: str) -> list[dict] | None:
+        raw = item.get("conditions")
+        if raw is None:
+            return []
+        if not isinstance(raw, list):
+            self.ctx.error(
+                value_line(item, "conditions"), f"{path}.conditions", f"must be a list, got {type_name(raw)}"
+            )
+            return None
+        ok = True
+        for c_index, condition in enumerate(raw):
+            c_path = f"{path}.conditions[{c_index}]"
+            line = item_line(raw, c_index)
+            for problem in conditions.validate([condition]):
+                message = problem.split(": ", 1)[1]
+                if "is not supported" in message:
+                    message = message.replace("is not supported", f"is {NOT_SUPPORTED}")
+                self.ctx.error(line, c_path, message)
+                ok = False
+        return plain(raw) if ok else None
 
     def _concurrency(self, doc: dict) -> None:
         """The rules live in ``concurrency_limits``; here each problem gets its line."""

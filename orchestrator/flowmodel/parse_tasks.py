@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from orchestrator.flowmodel import task_api
+from orchestrator.flowmodel import task_api, worker_group
+from orchestrator.flowmodel.durations import parse_duration
 from orchestrator.flowmodel.flow_errors import ParseContext
 from orchestrator.flowmodel.input_definitions import InputParser
 from orchestrator.flowmodel.parse_types import TypeChecks
@@ -25,7 +26,7 @@ COMMON_TASK_KEYS = frozenset(
     "taskCache version pluginDefaultsRef".split()
 )
 # Common keys whose behaviour Portico lacks: refused at load, never kept and ignored.
-REFUSED_TASK_KEYS = frozenset("workerGroup logToFile taskCache version pluginDefaultsRef".split())
+REFUSED_TASK_KEYS = frozenset("version pluginDefaultsRef".split())
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 # Kestra's SwitchTaskValidator: a Switch needs tasks in ``cases`` or in ``defaults``.
 _SWITCH = "io.kestra.plugin.core.flow.Switch"
@@ -93,6 +94,8 @@ class TaskParser(TypeChecks):
                     self.task_list(item, key, f"{path}.{key}")
             return None
         common = self._common(item, path)
+        if task_type.flowable and task_type.run is None:
+            self._worker_only_keys(item, path)
         branches: dict[str, list[TaskSpec]] = {}
         props: dict[str, Any] = {}
         for key, value in item.items():
@@ -149,7 +152,41 @@ class TaskParser(TypeChecks):
             self.ctx.error(value_line(item, "runIf"), f"{path}.runIf", "must be a string or a boolean")
         if "retry" in item:
             self.retry(item["retry"], value_line(item, "retry"), f"{path}.retry")
+        if "workerGroup" in item:
+            worker_group.check(self.ctx, item, f"{path}.workerGroup")
+        if "taskCache" in item:
+            self._task_cache(item, f"{path}.taskCache")
         return common
+
+    def _task_cache(self, item: dict, path: str) -> None:
+        """Kestra's ``Cache``: ``enabled`` (required boolean) and ``ttl`` (a plain ISO-8601 duration)."""
+        value, line = item["taskCache"], value_line(item, "taskCache")
+        if not isinstance(value, dict):
+            self.ctx.error(line, path, f"must be a mapping with 'enabled' and 'ttl', got {type_name(value)}")
+            return
+        for extra in set(value) - {"enabled", "ttl"}:
+            self.ctx.error(key_line(value, extra, line), f"{path}.{extra}", "unknown property")
+        if "enabled" not in value:
+            self.ctx.error(line, f"{path}.enabled", "required property missing")
+        elif not isinstance(value["enabled"], bool):
+            self.ctx.error(value_line(value, "enabled", line), f"{path}.enabled", "must be a boolean")
+        ttl = value.get("ttl")
+        if ttl is not None:
+            try:
+                parse_duration(ttl)
+            except (TypeError, ValueError) as exc:
+                self.ctx.error(value_line(value, "ttl", line), f"{path}.ttl", str(exc))
+
+    def _worker_only_keys(self, item: dict, path: str) -> None:
+        """A flowable is walked by the engine, never sent to a worker: Kestra ignores ``workerGroup`` and
+        ``taskCache`` on one, so Portico loads the flow but says so instead of ignoring them silently."""
+        for key in ("workerGroup", "taskCache"):
+            if key in item:
+                self.ctx.warn(
+                    key_line(item, key),
+                    f"{path}.{key}",
+                    "has no effect on a flowable task: only runnable tasks run on a worker",
+                )
 
     def _switch_has_tasks(
         self, item: dict, branches: dict[str, list[TaskSpec]], path: str, line: int
@@ -171,6 +208,16 @@ class TaskParser(TypeChecks):
                     task.path,
                     f"only runnable tasks are allowed in a {owner}, not the flowable '{task.type}'",
                 )
+            # Kestra's WorkingDirectoryTaskValidator: the group is the WorkingDirectory's, not a child's.
+            if task.common.get("workerGroup") is not None:
+                self.ctx.error(
+                    task.line,
+                    f"{task.path}.workerGroup",
+                    f"cannot be set on a task inside a {owner}, only on the {owner} itself",
+                )
+            for key in ("logToFile", "taskCache"):  # run inline by working_directory.py, without them
+                if task.common.get(key):
+                    self.ctx.error(task.line, f"{task.path}.{key}", f"not supported yet inside a {owner}")
 
     def _mapped_branch(self, doc: dict, key: str, path: str) -> dict[str, list[TaskSpec]]:
         """``cases: {name: [tasks]}`` -> ``{"cases.name": [...]}`` (names are compared as strings)."""

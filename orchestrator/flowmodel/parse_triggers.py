@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from orchestrator.flowmodel import task_api
 from orchestrator.flowmodel.parse_tasks import TASK_ID
 from orchestrator.flowmodel.parse_types import TypeChecks
 from orchestrator.flowmodel.parsed_flow import TriggerSpec
@@ -17,6 +18,18 @@ REFUSED_TRIGGER_KEYS = frozenset(
     "stopAfter logLevel logToFile workerGroup minLogLevel failOnTriggerError allowConcurrent version "
     "pluginDefaultsRef interval".split()
 )
+
+
+def owned_keys(trigger_type: task_api.TaskType) -> frozenset[str]:
+    """The common keys a trigger type declares in its own properties, so it implements them: a polling
+    trigger's ``interval`` and ``stopAfter`` (Kestra's ``PollingTriggerInterface``). Any other type
+    setting them is still refused."""
+    return frozenset(k for k in TRIGGER_COMMON_KEYS if k in trigger_type.props_model.model_fields)
+
+
+def is_polling(trigger_type: task_api.TaskType) -> bool:
+    """A polling trigger is evaluated every ``interval`` by the scheduler (``scheduler/polling.py``)."""
+    return trigger_type.kind == "trigger" and "interval" in owned_keys(trigger_type)
 
 
 class TriggerParser(TypeChecks):
@@ -52,12 +65,15 @@ class TriggerParser(TypeChecks):
                 )
             else:
                 seen[trigger_id] = value_line(item, "id")
-            self.refuse(item, REFUSED_TRIGGER_KEYS, path)
             trigger_type = self.resolve_type(item, path, kind="trigger")
+            owned = owned_keys(trigger_type) if trigger_type is not None else frozenset()
+            self.refuse(item, REFUSED_TRIGGER_KEYS - owned, path)
             if trigger_type is None:
                 continue
             props = {
-                k: v for k, v in item.items() if k not in ("id", "type") and k not in TRIGGER_COMMON_KEYS
+                k: v
+                for k, v in item.items()
+                if k not in ("id", "type") and (k not in TRIGGER_COMMON_KEYS or k in owned)
             }
             self.validate_props(trigger_type, props, item, path, line)
             triggers.append(

@@ -20,14 +20,17 @@ from orchestrator.flowmodel.flow_errors import FlowError, FlowValidationError, P
 from orchestrator.flowmodel.input_definitions import InputParser, InputSpec
 from orchestrator.flowmodel.input_types import canonical_type
 from orchestrator.flowmodel.parse_flow_keys import FlowParser
-from orchestrator.flowmodel.parsed_flow import Flow, TaskSpec, TriggerSpec
+from orchestrator.flowmodel.parsed_flow import CheckSpec, Flow, ListenerSpec, SlaSpec, TaskSpec, TriggerSpec
 from orchestrator.flowmodel.yamlsource import load
 
 __all__ = [
+    "CheckSpec",
     "Flow",
     "FlowError",
     "FlowValidationError",
     "InputSpec",
+    "ListenerSpec",
+    "SlaSpec",
     "TaskSpec",
     "TriggerSpec",
     "canonical_input_type",

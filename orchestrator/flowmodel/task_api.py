@@ -53,6 +53,19 @@ class RunContext(Protocol):
         """Run a WorkingDirectory's children inline on this worker, in one temporary directory."""
         ...
 
+    def created(
+        self,
+        *,
+        provider_id: str = "",
+        state_key: str = "",
+        name: str = "",
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Something now exists at a provider (a server id, or a Terraform state about to hold
+        resources): recorded at once and committed, so nothing is orphaned if the run dies later.
+        Call it again on a retry that adopts the same object (receivers are idempotent)."""
+        ...
+
 
 RunFn = Callable[[BaseModel, RunContext], dict[str, Any]]
 # Inside a task's working directory: where files to keep go (Kestra's ``{{ outputDir }}``, OUTPUT_DIR).

@@ -33,9 +33,11 @@ FAMILIES: tuple[str, ...] = (
     "orchestrator.plugins.terraform.tasks",
     "orchestrator.plugins.hcloud.tasks",
     "orchestrator.plugins.http.tasks",
+    "orchestrator.plugins.http.trigger",
     "orchestrator.plugins.notifications.webhooks",
     "orchestrator.plugins.notifications.mail",
     "orchestrator.plugins.scripts.tasks",
+    "orchestrator.plugins.ansible.tasks",
 )
 
 

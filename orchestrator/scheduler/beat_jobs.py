@@ -7,14 +7,31 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from orchestrator.scheduler import storage_purge, triggers
+from orchestrator.scheduler import polling, storage_purge, triggers
 from orchestrator.state import secret_retention
 
 
-@shared_task(name="orchestrator.fire_schedule")
+@shared_task(name=triggers.SCHEDULE_TASK)
 def fire_schedule(namespace: str, flow_id: str, trigger_id: str) -> str | None:
-    """Beat sends this on each cron tick of a Schedule trigger; the execution id, or None if skipped."""
-    execution = triggers.fire_schedule(namespace, flow_id, trigger_id)
+    """Beat sends this on each cron tick of a Schedule trigger (and once more after a downtime); the
+    latest execution id, or None. While missed or backfilled dates are left, it sends itself again a
+    second later: one batch (``PORTICO_SCHEDULE_BATCH``) per call, like Kestra's one date per loop."""
+    firing = triggers.run_schedule(namespace, flow_id, trigger_id)
+    if firing.more:
+        fire_schedule.apply_async((namespace, flow_id, trigger_id), countdown=triggers.CATCH_UP_SECONDS)
+    return str(firing.executions[-1].pk) if firing.executions else None
+
+
+@shared_task(name="orchestrator.poll_triggers")
+def poll_triggers() -> int:
+    """Beat sends this every few seconds: one evaluation per due polling trigger (``polling``)."""
+    return polling.dispatch_due()
+
+
+@shared_task(name=polling.EVALUATE_TASK)
+def evaluate_polling_trigger(pk: int) -> str | None:
+    """Evaluate one polling trigger if this delivery claims its interval; the execution id, if any."""
+    execution = polling.evaluate(pk)
     return str(execution.pk) if execution is not None else None
 
 

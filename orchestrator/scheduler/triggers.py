@@ -19,17 +19,19 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from celery import current_app
 from celery.schedules import crontab
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from orchestrator.executor import walker
-from orchestrator.flowmodel import input_types, task_api, templating
+from orchestrator.flowmodel import conditions, input_types, task_api, templating
+from orchestrator.flowmodel.durations import parse_duration
+from orchestrator.flowmodel.labels import label_map
 from orchestrator.flowmodel.spec import Flow, FlowValidationError, flag_set, load_flow, parse_flow
-from orchestrator.plugins.core.trigger_types import cron_fields
-from orchestrator.scheduler import conditions
+from orchestrator.plugins.core.trigger_types import cron_fields, parse_date
+from orchestrator.scheduler import schedule_dates
 from orchestrator.state import flow_snapshots, template_context
 from orchestrator.state.models import TERMINAL, Execution, State, Trigger
 from orchestrator.state.signals import execution_state_changed, trigger_enabled_changed
@@ -41,7 +43,12 @@ SCHEDULE_TASK = "orchestrator.fire_schedule"
 PERIODIC_PREFIX = "portico-trigger:"
 # Kestra's default ``states`` of a Flow trigger: terminal states and PAUSED.
 FLOW_DEFAULT_STATES = frozenset({*(s.value for s in TERMINAL), State.PAUSED.value})
-_SEARCH_MINUTES = 2 * 24 * 60  # how far a schedule's previous/next tick is looked for
+RECOVER_ALL, RECOVER_LAST, RECOVER_NONE = "ALL", "LAST", "NONE"
+RECOVER_MODES = frozenset({RECOVER_ALL, RECOVER_LAST, RECOVER_NONE})
+# Beat delivers a tick within seconds; a date older than this when its message is handled was missed.
+_ON_TIME = timedelta(minutes=1)
+_CLAIM_ATTEMPTS = 3
+CATCH_UP_SECONDS = 1.0  # between two batches of missed or backfilled dates
 
 
 class TriggerNotFound(LookupError):
@@ -107,6 +114,7 @@ def sync_triggers(flows: Iterable[Flow], *, prune: bool = True) -> SyncReport:
                         setattr(row, k, v)
                     row.save()
                     report.updated.append(name)
+                _sync_backfill(row)
                 _sync_beat(row)
         if prune:
             for row in Trigger.objects.all():
@@ -133,6 +141,40 @@ def sync_directory(directory: Any = None) -> SyncReport:
     report = sync_triggers(flows)
     report.errors[:0] = errors
     return report
+
+
+def _sync_backfill(row: Trigger, now: datetime | None = None) -> None:
+    """Start the backfill a Schedule declares, once per declaration (Kestra starts one from its API or
+    UI with the same start, end, labels and inputs); a declaration removed from the flow stops it.
+
+    ``end`` defaults to now, and is never later than now: dates after it are the regular schedule's.
+    A trigger without a last date starts now, as a new trigger does: earlier dates are the backfill's.
+    """
+    declared = row.props.get("backfill") if row.type == SCHEDULE else None
+    if declared == (row.backfill or {}).get("declared"):
+        return
+    if not declared:
+        row.backfill = None
+    else:
+        moment = (now or timezone.now()).astimezone(ZoneInfo(_schedule_zone(row)))
+        end = min(parse_date(declared["end"]), moment) if declared.get("end") else moment
+        row.backfill = {
+            "declared": declared,
+            "start": parse_date(declared["start"]).isoformat(),
+            "end": end.isoformat(),
+            "current": None,
+            "done": False,
+        }
+        if row.last_scheduled is None:
+            cron = schedule_dates.parse_cron(row.props["cron"])
+            row.last_scheduled = schedule_dates.previous_tick(cron, moment)
+    # ``updated`` moves too: a schedule firing at the same time re-reads the row (``_claim``).
+    Trigger.objects.filter(pk=row.pk).update(
+        backfill=row.backfill, last_scheduled=row.last_scheduled, updated=timezone.now()
+    )
+    if row.backfill:  # start it now, not at the next cron tick (beat_jobs.fire_schedule goes on)
+        args = [row.namespace, row.flow_id, row.trigger_id]
+        transaction.on_commit(lambda: current_app.send_task(SCHEDULE_TASK, args=args), robust=True)
 
 
 def is_active(row: Trigger) -> bool:
@@ -188,7 +230,12 @@ def _delete_beat(row: Trigger) -> None:
 
 
 def _start(
-    row: Trigger, raw_inputs: Any, variables: dict[str, Any], render_context: dict[str, Any]
+    row: Trigger,
+    raw_inputs: Any,
+    variables: dict[str, Any],
+    render_context: dict[str, Any],
+    *,
+    labels: dict[str, Any] | None = None,
 ) -> Execution:
     """Start the row's flow with ``inputs`` rendered in ``render_context``; record it on the row."""
     flow = parse_flow(row.flow_source, file=f"{row.namespace}.{row.flow_id}")
@@ -196,67 +243,174 @@ def _start(
     resolved = input_types.resolve_inputs(flow, rendered)
     trigger = {"id": row.trigger_id, "type": task_api.lookup(row.type).name, **variables}
     with transaction.atomic():
-        execution = walker.start_execution(flow, resolved, trigger=trigger)
+        execution = walker.start_execution(flow, resolved, labels=labels, trigger=trigger)
         Trigger.objects.filter(pk=row.pk).update(last_fired=timezone.now(), last_execution=execution.pk)
     return execution
 
 
-def _cron(row: Trigger) -> crontab:
-    return crontab(**cron_fields(row.props["cron"]))
-
-
-def _matches(cron: crontab, moment: datetime) -> bool:
-    return (
-        moment.minute in cron.minute
-        and moment.hour in cron.hour
-        and moment.day in cron.day_of_month
-        and moment.month in cron.month_of_year
-        and moment.isoweekday() % 7 in cron.day_of_week
+def recover_mode(row: Trigger) -> str:
+    """Kestra's ``recoverMissedSchedules``; unset: the installation's default (Kestra's plugin
+    configuration, here ``settings.PORTICO_SCHEDULE_RECOVER_MISSED_SCHEDULES``), else ALL."""
+    mode = row.props.get("recoverMissedSchedules") or getattr(
+        settings, "PORTICO_SCHEDULE_RECOVER_MISSED_SCHEDULES", RECOVER_ALL
     )
+    mode = str(mode).upper()
+    return mode if mode in RECOVER_MODES else RECOVER_ALL
 
 
-def _tick(cron: crontab, start: datetime, step: int) -> datetime | None:
-    """The first minute from ``start`` (inclusive) going ``step`` minutes at a time that matches."""
-    moment = start.replace(second=0, microsecond=0)
-    for _ in range(_SEARCH_MINUTES):
-        if _matches(cron, moment):
-            return moment
-        moment += timedelta(minutes=step)
-    return None
+def schedule_batch() -> int:
+    """How many schedule dates one call handles at most (the rest follow in the next calls)."""
+    return max(1, int(getattr(settings, "PORTICO_SCHEDULE_BATCH", 10)))
+
+
+@dataclass
+class ScheduleFiring:
+    """What one ``run_schedule`` call did: the executions it started, the dates it skipped (missed and
+    not recovered, or later than ``lateMaximumDelay``) and whether dates are left for the next call."""
+
+    executions: list[Execution] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    more: bool = False
+
+
+def _claim(row: Trigger) -> bool:
+    """Compare-and-set on ``updated``: of two deliveries at once only one goes on (on SQLite the update
+    holds the write lock until commit; the other then finds a new value and reads the row again)."""
+    return bool(Trigger.objects.filter(pk=row.pk, updated=row.updated).update(updated=timezone.now()))
+
+
+def _backfill_dates(row: Trigger, cron: crontab, now: datetime, firing: ScheduleFiring) -> list[datetime]:
+    """The next dates of the row's running backfill (one batch at most); marks it done at its end."""
+    backfill = row.backfill
+    if not backfill or backfill.get("done"):
+        return []
+    zone = now.tzinfo
+    end = parse_date(backfill["end"]).astimezone(zone)
+    current = backfill.get("current")
+    if current:
+        following = schedule_dates.next_tick(cron, parse_date(current).astimezone(zone))
+    else:
+        following = schedule_dates.first_tick_from(cron, parse_date(backfill["start"]).astimezone(zone))
+    dates: list[datetime] = []
+    while following is not None and following <= end and len(dates) < schedule_batch():
+        dates.append(following)
+        following = schedule_dates.next_tick(cron, following)
+    if following is None or following > end:
+        backfill["done"] = True
+    else:
+        firing.more = True
+    return dates
+
+
+def _first_kept(row: Trigger, cron: crontab, now: datetime, latest: datetime) -> datetime | None:
+    """The first due date ``recoverMissedSchedules`` and ``lateMaximumDelay`` let run, or None.
+
+    A date is missed when a later one is due too, or when it is more than ``_ON_TIME`` old (beat came
+    back after a downtime): ALL runs every missed date, LAST only the latest due one, NONE none of them.
+    A date older than ``lateMaximumDelay`` is skipped in every mode (Kestra's ``handleMaxDelay``).
+    """
+    last = row.last_scheduled.astimezone(now.tzinfo) if row.last_scheduled else None
+    mode = recover_mode(row)
+    if last is None or mode == RECOVER_LAST:
+        first: datetime | None = latest
+    elif mode == RECOVER_NONE:
+        first = latest if now - latest <= _ON_TIME else None
+    else:
+        first = schedule_dates.next_tick(cron, last)
+    delay = row.props.get("lateMaximumDelay")
+    if first is not None and delay:
+        oldest = now - parse_duration(delay)
+        if first < oldest:
+            first = schedule_dates.first_tick_from(cron, oldest)
+    return first if first is not None and first <= latest else None
+
+
+def _due_dates(row: Trigger, cron: crontab, now: datetime, firing: ScheduleFiring) -> list[datetime]:
+    """The dates due since the last one handled (``Trigger.last_scheduled``) that run, one batch at
+    most; the ones skipped are reported and ``last_scheduled`` moves past them without a walk."""
+    latest = schedule_dates.previous_tick(cron, now)
+    last = row.last_scheduled
+    if latest is None or (last is not None and latest <= last):
+        return []
+    first = _first_kept(row, cron, now, latest)
+    if first is None:
+        firing.skipped.append(latest.isoformat())
+        row.last_scheduled = latest
+        return []
+    before = schedule_dates.previous_tick(cron, first - timedelta(seconds=1))
+    if last is not None and before is not None and before > last:
+        firing.skipped.append(before.isoformat())  # the latest date skipped stands for all of them
+    dates: list[datetime] = []
+    moment: datetime | None = first
+    while moment is not None and moment <= latest and len(dates) < schedule_batch():
+        dates.append(moment)
+        moment = schedule_dates.next_tick(cron, moment)
+    firing.more = moment is not None and moment <= latest
+    return dates
+
+
+def run_schedule(
+    namespace: str, flow_id: str, trigger_id: str, *, now: datetime | None = None
+) -> ScheduleFiring:
+    """Start the executions of a Schedule trigger's due dates, oldest first, one batch a call.
+
+    A running backfill goes first (the regular schedule waits, as in Kestra); then the dates due since
+    the last one handled, as ``recoverMissedSchedules`` and ``lateMaximumDelay`` say. Each date runs
+    once: a second delivery for a date already handled is a no-op. ``more``: dates are left, and the
+    beat job sends itself again, so a long catch-up is spread over calls instead of done at once.
+    """
+    firing = ScheduleFiring()
+    for _ in range(_CLAIM_ATTEMPTS):
+        with transaction.atomic():
+            rows = Trigger.objects.select_for_update()
+            row = rows.filter(namespace=namespace, flow_id=flow_id, trigger_id=trigger_id).first()
+            if row is None or row.type != SCHEDULE or not is_active(row):
+                logger.info("schedule %s.%s:%s is gone or disabled", namespace, flow_id, trigger_id)
+                return firing
+            if not _claim(row):
+                continue  # another delivery or a sync changed the row meanwhile: read it again
+            _run_claimed(row, (now or timezone.now()).astimezone(ZoneInfo(_schedule_zone(row))), firing)
+            return firing
+    logger.warning("schedule %s.%s:%s kept changing; not fired now", namespace, flow_id, trigger_id)
+    return firing
+
+
+def _run_claimed(row: Trigger, now: datetime, firing: ScheduleFiring) -> None:
+    cron = schedule_dates.parse_cron(row.props["cron"])
+    row.backfill = dict(row.backfill) if row.backfill else None
+    for date in _backfill_dates(row, cron, now, firing):
+        _fire_date(row, cron, date, firing, backfill=row.backfill)
+        row.backfill["current"] = date.isoformat()  # type: ignore[index]
+    if not firing.more:
+        for date in _due_dates(row, cron, now, firing):
+            _fire_date(row, cron, date, firing)
+            row.last_scheduled = date
+    Trigger.objects.filter(pk=row.pk).update(last_scheduled=row.last_scheduled, backfill=row.backfill)
+
+
+def _fire_date(
+    row: Trigger, cron: crontab, date: datetime, firing: ScheduleFiring, *, backfill: dict | None = None
+) -> None:
+    """One schedule date's execution: Kestra's trigger variables; a backfill's labels and inputs."""
+    variables = schedule_dates.variables(cron, date)
+    context = {"trigger": variables}
+    declared = (backfill or {}).get("declared") or {}
+    inputs = {**(row.props.get("inputs") or {}), **(declared.get("inputs") or {})}
+    try:
+        labels = templating.render(label_map(declared.get("labels")), context)
+        firing.executions.append(_start(row, inputs, variables, context, labels=labels))
+    except (templating.TemplateError, input_types.InputsInvalid, walker.FlowDisabled) as exc:
+        # Kestra records a FAILED execution for such a date; here it is logged. Handled either way.
+        logger.warning("schedule %s not fired for %s: %s", row, variables["date"], exc)
+        firing.skipped.append(variables["date"])
 
 
 def fire_schedule(
     namespace: str, flow_id: str, trigger_id: str, *, now: datetime | None = None
 ) -> Execution | None:
-    """Start the execution for the current cron tick, once per tick (a duplicate beat message is a no-op).
-
-    No backfill: a tick missed while nothing ran is not caught up, only the latest one is fired.
-    """
-    row = Trigger.objects.filter(namespace=namespace, flow_id=flow_id, trigger_id=trigger_id).first()
-    if row is None or row.type != SCHEDULE or not is_active(row):
-        logger.info("schedule %s.%s:%s is gone or disabled; not firing", namespace, flow_id, trigger_id)
-        return None
-    zone = ZoneInfo(_schedule_zone(row))
-    local = (now or timezone.now()).astimezone(zone)
-    cron = _cron(row)
-    date = _tick(cron, local, -1) or local.replace(second=0, microsecond=0)
-    previous = _tick(cron, date - timedelta(minutes=1), -1)
-    following = _tick(cron, date + timedelta(minutes=1), 1)
-    variables = {
-        "date": date.isoformat(),
-        "previous": previous.isoformat() if previous else None,
-        "next": following.isoformat() if following else None,
-    }
-    with transaction.atomic():
-        # Compare-and-set on the tick: of two deliveries for the same tick only one starts an execution.
-        claimed = (
-            Trigger.objects.filter(pk=row.pk)
-            .filter(Q(last_scheduled__isnull=True) | Q(last_scheduled__lt=date))
-            .update(last_scheduled=date)
-        )
-        if not claimed:
-            return None
-        return _start(row, row.props.get("inputs"), variables, {"trigger": variables})
+    """``run_schedule``'s latest execution, or None when none started (e.g. a duplicate delivery)."""
+    executions = run_schedule(namespace, flow_id, trigger_id, now=now).executions
+    return executions[-1] if executions else None
 
 
 def fire_webhook(
@@ -346,7 +500,7 @@ def fire_flow_triggers(execution_id: Any, state: str) -> list[Execution]:
         "executionId": str(execution.pk),
         "namespace": execution.namespace,
         "flowId": execution.flow_id,
-        "flowRevision": execution.flow_revision,
+        "flowRevision": flow_snapshots.revision_number(execution),
         "state": state,
         "outputs": execution.outputs or {},
         "executionLabels": dict(execution.labels),

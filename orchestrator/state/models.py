@@ -218,6 +218,9 @@ class Trigger(models.Model):
     # Schedule: the cron tick last fired, so a duplicate beat message for the same tick is a no-op.
     last_scheduled = models.DateTimeField(null=True, blank=True)
     last_execution = models.UUIDField(null=True, blank=True)
+    # Schedule: Kestra's trigger-context ``backfill`` (the declared one, its end and the date it has
+    # reached), kept after it ends so the same declaration is not replayed at the next sync.
+    backfill = models.JSONField(null=True, blank=True)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -237,6 +240,37 @@ class Trigger(models.Model):
             Trigger.objects.filter(pk=self.pk).update(enabled=enabled)
             self.enabled = enabled
             trigger_enabled_changed.send(sender=Trigger, trigger=self)
+
+
+class FlowRevision(models.Model):
+    """Kestra's integer flow revisions: 1 for the first source of ``namespace.flow_id`` seen, then one
+    more for each new source (recorded by ``orchestrator.state.flow_snapshots.record_revision``).
+
+    ``Execution.flow_revision`` stays the source's content hash (the parse caches key on it); the
+    number is looked up here by that hash, and a Subflow's ``revision: N`` starts ``source``.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    namespace = models.CharField(max_length=255)
+    flow_id = models.CharField(max_length=255)
+    number = models.PositiveIntegerField()
+    source = models.TextField()
+    source_hash = models.CharField(max_length=64)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["namespace", "flow_id", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["namespace", "flow_id", "number"], name="orch_flowrevision_number"
+            ),
+            models.UniqueConstraint(
+                fields=["namespace", "flow_id", "source_hash"], name="orch_flowrevision_source"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.namespace}.{self.flow_id} revision {self.number}"
 
 
 class FlowConcurrency(models.Model):

@@ -15,3 +15,7 @@ execution_state_changed = Signal()
 taskrun_state_changed = Signal()
 # sender=Trigger; kwargs: trigger (its ``enabled`` already changed, in the sending transaction)
 trigger_enabled_changed = Signal()
+# sender=Execution; kwargs: execution, taskrun, provider_id (str), state_key (str), name (str),
+# details (dict). Sent by a task the moment something exists at a provider (``RunContext.created``),
+# in its own committed transaction, so a run killed or crashed right after still leaves a record.
+provider_object_created = Signal()

@@ -10,6 +10,7 @@ from typing import Any
 from orchestrator.flowmodel import input_types as input_types
 from orchestrator.flowmodel import secrets_at_rest, storage, templating
 from orchestrator.flowmodel.spec import Flow, TaskSpec
+from orchestrator.state import flow_snapshots
 from orchestrator.state.models import Execution, State, TaskRun
 
 
@@ -129,7 +130,12 @@ def build(
     with_runs = runs is not None
     runs = list(runs) if runs is not None else []
     context: dict[str, Any] = {
-        "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
+        # Kestra's revision is an integer (flow.revision itself is the source hash the caches key on).
+        "flow": {
+            "id": flow.id,
+            "namespace": flow.namespace,
+            "revision": flow_snapshots.revision_number(execution),
+        },
         "execution": {
             "id": str(execution.id),
             "startDate": iso(execution.started or execution.created),
@@ -142,6 +148,10 @@ def build(
         "labels": input_types.nested({"system.correlationId": str(execution.id), **execution.labels}),
         "trigger": execution.trigger or {},
     }
+    if not context["inputs"]:
+        # Kestra's RunVariables adds ``inputs`` only when there are some: ``{{ inputs.x }}`` in a flow
+        # without inputs is "Unable to find `inputs` ...", not a missing attribute.
+        del context["inputs"]
     context["vars"] = LazyVars(flow.variables or {}, context)
     context["read"] = storage.reader(execution)  # Kestra's read(uri), limited to what this execution may read
     if task is not None:

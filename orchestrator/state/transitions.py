@@ -23,12 +23,14 @@ logger = logging.getLogger(__name__)
 S = State
 ALLOWED: dict[State, frozenset[State]] = {
     S.CREATED: frozenset({S.QUEUED, S.RUNNING, S.KILLING, S.KILLED, S.CANCELLED, S.FAILED, S.SKIPPED}),
-    S.QUEUED: frozenset({S.RUNNING, S.KILLING, S.KILLED, S.CANCELLED}),
+    # QUEUED → FAILED, RUNNING/RETRYING → CANCELLED: an SLA's FAIL/CANCEL ends an execution in any live
+    # state (Kestra's ``ExecutorService.processViolation``).
+    S.QUEUED: frozenset({S.RUNNING, S.KILLING, S.KILLED, S.CANCELLED, S.FAILED}),
     S.RUNNING: frozenset(
-        {S.PAUSED, S.SUCCESS, S.WARNING, S.FAILED, S.RETRYING, S.RETRIED, S.KILLING, S.KILLED}
+        {S.PAUSED, S.SUCCESS, S.WARNING, S.FAILED, S.RETRYING, S.RETRIED, S.KILLING, S.KILLED, S.CANCELLED}
     ),
     S.PAUSED: frozenset({S.RUNNING, S.KILLING, S.KILLED, S.CANCELLED, S.FAILED}),
-    S.RETRYING: frozenset({S.QUEUED, S.RUNNING, S.RETRIED, S.FAILED, S.KILLING, S.KILLED}),
+    S.RETRYING: frozenset({S.QUEUED, S.RUNNING, S.RETRIED, S.FAILED, S.KILLING, S.KILLED, S.CANCELLED}),
     S.RESTARTED: frozenset({S.QUEUED, S.RUNNING, S.KILLING, S.KILLED, S.CANCELLED, S.FAILED}),
     S.KILLING: frozenset({S.KILLED, S.FAILED}),
     # Terminal states only leave through a restart.

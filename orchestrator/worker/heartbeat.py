@@ -4,6 +4,10 @@ While a worker process executes task runs, one daemon thread per process refresh
 ``heartbeat`` every ``PORTICO_HEARTBEAT_SECONDS``. A SIGKILLed process stops beating, and once a run's
 heartbeat is older than its lease (``PORTICO_TASK_LEASE_SECONDS``) the reconciler re-queues it.
 The thread holds no DB connection between beats (a test database can always be dropped).
+
+The same thread keeps a worker's *group presence* fresh: one ``KeyValue`` row per (group, worker) in a
+namespace no flow can name (``PRESENCE_NAMESPACE``), expiring a lease after its last beat. The dispatch
+reads it to tell a worker group with a live worker from one without (Kestra's worker-group fallback).
 """
 
 from __future__ import annotations
@@ -13,14 +17,15 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from orchestrator.state.models import State, TaskRun
+from orchestrator.state.models import KeyValue, State, TaskRun
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +33,9 @@ _lock = threading.Lock()
 _held: dict[str, int] = {}  # task run id -> the attempt this process is running
 _thread: threading.Thread | None = None
 _thread_pid: int | None = None
+_groups: dict[str, frozenset[str]] = {}  # worker hostname -> the groups it consumes
+# Starts with "_": flow namespaces cannot (``parse_flow_keys.NAMESPACE``), so no KV task reaches it.
+PRESENCE_NAMESPACE = "_portico.worker-groups"
 
 
 def interval() -> float:
@@ -76,6 +84,41 @@ def beating(taskrun_id: str, attempt: int) -> Iterator[None]:
         raise LeaseLost(taskrun_id)
 
 
+def join_groups(worker: str, keys: Iterable[str]) -> None:
+    """``worker`` (a Celery hostname) consumes the queues of ``keys``: present now and at every beat."""
+    keys = frozenset(keys)
+    if not keys:
+        return
+    with _lock:
+        _groups[worker] = keys
+        _ensure_thread()
+    _beat_presence({worker: keys})
+
+
+def leave_groups(worker: str) -> None:
+    """``worker`` stops (``worker_shutdown``): its groups lose it at once, not a lease later."""
+    with _lock:
+        joined = _groups.pop(worker, None)
+    if joined:
+        KeyValue.objects.filter(namespace=PRESENCE_NAMESPACE, key__endswith=f"/{worker}").delete()
+
+
+def group_alive(key: str) -> bool:
+    """Whether some worker of group ``key`` beat within its lease."""
+    return KeyValue.objects.filter(
+        namespace=PRESENCE_NAMESPACE, key__startswith=f"{key}/", expires__gt=timezone.now()
+    ).exists()
+
+
+def _beat_presence(groups: dict[str, frozenset[str]]) -> None:
+    expires = timezone.now() + timedelta(seconds=lease())
+    for worker, keys in groups.items():
+        for key in keys:
+            KeyValue.objects.update_or_create(
+                namespace=PRESENCE_NAMESPACE, key=f"{key}/{worker}", defaults={"expires": expires}
+            )
+
+
 def _ensure_thread() -> None:
     global _thread, _thread_pid
     # After a fork (prefork pool) the parent's thread does not exist in the child: start our own.
@@ -90,7 +133,14 @@ def _loop() -> None:
     while True:
         time.sleep(interval())
         with _lock:
-            held = dict(_held)
+            held, groups = dict(_held), dict(_groups)
+        if groups:
+            try:
+                _beat_presence(groups)
+            except Exception:
+                logger.warning("worker-group presence beat failed", exc_info=True)
+            finally:
+                connection.close()
         if not held:
             continue
         try:

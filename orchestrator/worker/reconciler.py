@@ -8,7 +8,8 @@ state, and this sweep re-sends whatever the broker may have dropped:
 - task runs CREATED/QUEUED that no worker claimed (a dispatch lost between commit and broker);
 - task runs KILLING whose worker vanished (nothing will acknowledge the kill), and KILLING
   executions whose ``finish_kill`` timer was lost: they end KILLED;
-- lost timer messages: due retries, pauses, WaitFor checks, Subflow parents, flowable timeouts.
+- lost timer messages: due retries, pauses, WaitFor checks, Subflow parents, flowable timeouts,
+  MAX_DURATION SLAs.
 
 Both rescues cover every execution that still schedules work on workers: RUNNING, RETRYING (another
 run waits for its next attempt) and PAUSED (a Pause in a parallel branch), and the ``afterExecution``
@@ -27,7 +28,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from orchestrator.executor import control, failures, handoff, retries, timeouts, waiting
+from orchestrator.executor import control, failures, handoff, retries, sla_monitor, timeouts, waiting
 from orchestrator.state import flow_snapshots, transitions
 from orchestrator.state.models import TERMINAL, Execution, State, TaskRun
 from orchestrator.worker import heartbeat
@@ -163,6 +164,7 @@ def reconcile(*, lease: timedelta | None = None, stale_after: timedelta | None =
     woken = retries.resume_due()  # retries whose wake-up message was lost
     woken += waiting.wake_due()  # pauses/WaitFor/Subflow parents whose wake-up message was lost
     timed_out = timeouts.expire_flowables()
+    timed_out += sla_monitor.expire_due()  # MAX_DURATION SLAs whose countdown message was lost
     return {
         "requeued": len(requeued),
         "redispatched": redispatched,

@@ -19,9 +19,9 @@ from celery import current_task, shared_task
 from django.db import transaction
 from pydantic import BaseModel
 
-from orchestrator.executor import control, failures, handoff, timeouts, walker
-from orchestrator.flowmodel import input_types, task_api, templating
-from orchestrator.state import flow_snapshots, logs, template_context, transitions
+from orchestrator.executor import control, failures, handoff, task_cache, timeouts, walker
+from orchestrator.flowmodel import input_types, task_api, templating, worker_group
+from orchestrator.state import flow_snapshots, logs, provider_objects, template_context, transitions
 from orchestrator.state.models import State, TaskRun
 from orchestrator.worker import heartbeat, reconciler, working_directory
 
@@ -43,6 +43,7 @@ class TaskRunContext:
         self.interrupt_reason = ""
         self.warning: str | None = None  # ``warn``: the task ends WARNING
         self.working_dir: Path | None = None  # the attempt's directory, for types that ask for one
+        self._log_file: logs.LogFile | None = None  # ``logToFile``: opened by the first line
 
     def for_child(self, child: TaskRun) -> TaskRunContext:
         """The context of a WorkingDirectory child this worker runs inline, with the same secrets."""
@@ -70,10 +71,25 @@ class TaskRunContext:
         if "_log_level" not in self.__dict__:  # looked up once per run context
             task = flow_snapshots.flow_for(self._taskrun.execution).find_task(self.task_id)
             self.__dict__["_log_level"] = str((task.common.get("logLevel") if task else None) or "TRACE")
+            self.__dict__["_log_to_file"] = bool(task and task.common.get("logToFile") is True)
         threshold, wanted = self.__dict__["_log_level"].upper(), str(level).upper()
         if threshold in order and wanted in order and order.index(wanted) < order.index(threshold):
             return
+        if self.__dict__["_log_to_file"]:  # Kestra's logToFile: the attempt's file, not the log table
+            if self._log_file is None:
+                self._log_file = logs.LogFile(self._secrets)
+            self._log_file.write(level, message)
+            return
         logs.log(self._taskrun.execution, self._taskrun, level, message, self._secrets)
+
+    def close_log_file(self) -> None:
+        """The attempt ended: its ``logToFile`` file goes to internal storage, its URI on the attempt."""
+        log_file, self._log_file = self._log_file, None
+        if log_file is not None:
+            try:
+                log_file.store(self._taskrun)
+            except Exception:  # losing the file must not change how the task ended
+                logger.exception("task run %s: cannot store its log file", self.taskrun_id)
 
     def resume_execution(self, execution_id: str, inputs: dict[str, Any]) -> bool:
         try:
@@ -85,6 +101,9 @@ class TaskRunContext:
 
     def run_children(self, props: BaseModel) -> dict[str, Any]:
         return working_directory.run(props, self)
+
+    def created(self, **facts: Any) -> None:
+        provider_objects.announce(self._taskrun, **facts)
 
     def sleep(self, seconds: float) -> None:
         """Sleep, but give up promptly once the run is being killed (``TaskKilled``) or has timed out."""
@@ -102,7 +121,7 @@ _KILL_POLL_SECONDS = 0.25
 @shared_task(name="orchestrator.run_task")
 def run_task(taskrun_id: str) -> None:
     """Claim one task run, execute it and hand back to the engine; then any run handed off to us."""
-    for item in handoff.runs(taskrun_id, claim=_claim_fields()):
+    for item in handoff.runs(taskrun_id, claim=_claim_fields(), group=_delivery_group()):
         if isinstance(item, TaskRun):
             run_claimed(item)  # claimed for us in the transaction that created it
         else:
@@ -113,6 +132,13 @@ def run_task(taskrun_id: str) -> None:
 def redispatch_stale(older_than_seconds: float = 60.0) -> int:
     """Periodic safety net (schedule it with beat): re-send task runs whose dispatch was lost."""
     return reconciler.redispatch_stale(older_than=timedelta(seconds=older_than_seconds))
+
+
+def _delivery_group() -> str | None:
+    """The worker group whose queue this delivery came from (None: the default queue)."""
+    info = (current_task.request.delivery_info or {}) if current_task and current_task.request.id else {}
+    queue = str(info.get("routing_key") or "")
+    return worker_group.key_of_queue(run_task.app.conf.task_default_queue, queue)
 
 
 def _claim_fields() -> dict[str, Any]:
@@ -191,13 +217,29 @@ def _run_plugin(run: TaskRun, flow: Any, secrets: list[str]) -> tuple[dict[str, 
     # The other runs only when a template reads them, and then only the columns the context uses.
     runs = run.execution.task_runs.only(*_CONTEXT_FIELDS) if template_context.reads_runs(task) else None
     context = template_context.build(run.execution, flow, runs, taskrun=run, task=task)
+    ctx = TaskRunContext(run, secrets)
+    try:
+        cache_entry = task_cache.key(run, task, context) if task_cache.enabled(task) else None
+        if cache_entry is not None and (cached := task_cache.lookup(cache_entry)) is not None:
+            ctx.log("INFO", task_cache.HIT.format(task=task.id))
+            return cached, None
+        outputs = _run_in_context(run, task, task_type, context, ctx, secrets)
+        if cache_entry is not None:  # the attempt ends SUCCESS or WARNING: Kestra caches both
+            task_cache.store(cache_entry, run, outputs, task_cache.ttl(task))
+        return outputs, ctx.warning
+    finally:
+        ctx.close_log_file()
+
+
+def _run_in_context(
+    run: TaskRun, task: Any, task_type: Any, context: dict[str, Any], ctx: TaskRunContext, secrets: list[str]
+) -> dict[str, Any]:
     with ExitStack() as stack:
         directory = None
         if task_type.working_dir:
             directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="portico-task-")))
             context = {**context, **task_api.working_dir_vars(directory)}
         props: BaseModel = task_type.validate_props(templating.render(task.props, context))
-        ctx = TaskRunContext(run, secrets)
         ctx.working_dir = directory
         timeout = timeouts.task_timeout(task, context)
         watchdog = None
@@ -208,4 +250,4 @@ def _run_plugin(run: TaskRun, flow: Any, secrets: list[str]) -> tuple[dict[str, 
         finally:
             if watchdog is not None:
                 watchdog.cancel()
-    return dict(outputs), ctx.warning
+    return dict(outputs)

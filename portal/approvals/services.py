@@ -46,7 +46,17 @@ def _launch(request: ResourceRequest, flow: Flow) -> None:
     only describe the run (servers are labelled with them).
     """
     with transaction.atomic():  # the link's foreign key is checked at commit, once the execution exists
-        execution = walker.start_execution(
+        execution = _start(request, flow)
+    # The engine's signals may already have moved the request (e.g. to RUNNING): write only the link.
+    ResourceRequest.objects.filter(pk=request.pk).update(execution=execution)
+    request.refresh_from_db()
+
+
+def _start(request: ResourceRequest, flow: Flow) -> Any:
+    """The execution, or DecisionError when the flow cannot start now (disabled since, or its
+    ``checks`` block what passed at submit: they may read time or KV); the request stays pending."""
+    try:
+        return walker.start_execution(
             flow,
             {**request.inputs, **request.secret_inputs},
             execution_id=links.new_execution_id(request),
@@ -57,9 +67,8 @@ def _launch(request: ResourceRequest, flow: Flow) -> None:
             },
             trigger={"type": "portico.request", "request": request.pk},
         )
-    # The engine's signals may already have moved the request (e.g. to RUNNING): write only the link.
-    ResourceRequest.objects.filter(pk=request.pk).update(execution=execution)
-    request.refresh_from_db()
+    except (walker.FlowDisabled, walker.ChecksBlocked) as exc:
+        raise DecisionError(f"the flow cannot start now: {exc}") from exc
 
 
 def _decide(request_id: int, *, acting_user: Any, comment: str, outcome: Outcome) -> ResourceRequest:

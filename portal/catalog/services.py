@@ -10,6 +10,7 @@ from django.db import transaction
 
 from orchestrator.flowmodel.spec import Flow, FlowValidationError, load_flow, parse_flow
 from orchestrator.scheduler.triggers import sync_triggers
+from orchestrator.state.flow_snapshots import record_revision
 
 from .models import CatalogFlow
 
@@ -64,6 +65,7 @@ def sync_flows(directory: str | Path | None = None) -> SyncReport:
             continue
         seen.add(key)
         loaded.append(flow)
+        record_revision(flow)  # each new source of a flow is its next Kestra revision, as a save is there
         values = {
             "revision": flow.revision,
             "source": flow.source,

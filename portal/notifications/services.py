@@ -1,4 +1,4 @@
-"""Who hears about what, and the message they get. Mail leaves from Celery, after commit."""
+"""Who hears about what, and the message they get. Mail and chat leave from Celery, after commit."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from django.urls import reverse
 
 from portal.accounts.roles import APPROVE_PERMISSION
 from portal.requests.models import ResourceRequest
+
+from .chat import chat_on_commit
 
 EVENTS = ("requested", "decided", "finished")
 
@@ -76,5 +78,7 @@ SEND_REQUEST_EMAIL = "portal.notifications.send_request_email"
 
 
 def notify_on_commit(event: str, request_id: int) -> None:
-    """Queue the email once the transaction commits (a rolled-back request sends nothing)."""
+    """Queue the email and the chat posts once the transaction commits (a rolled-back request sends
+    nothing)."""
     transaction.on_commit(partial(current_app.send_task, SEND_REQUEST_EMAIL, args=(event, request_id)))
+    chat_on_commit(event, request_id)

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from orchestrator.executor import flow_checks
 from orchestrator.flowmodel import storage
 from orchestrator.flowmodel.input_types import InputsInvalid, mask_inputs, resolve_inputs, secret_ids
 from orchestrator.flowmodel.secrets_at_rest import seal_inputs
@@ -104,6 +105,10 @@ def do_submit_request(
         )
     data = {**data, **(server_inputs or {})}
     resolved = resolve_inputs(flow, data, files_prefix=storage.upload_prefix(flow.namespace, flow.id))
+    try:  # the flow's checks, on the form: a BLOCK_EXECUTION one stops the request here, with its message
+        flow_checks.verdict(flow, resolved)
+    except flow_checks.ChecksBlocked as exc:
+        raise RequestNotAllowed(str(exc)) from exc
     secrets = secret_ids(flow)
     with transaction.atomic():
         request = ResourceRequest.objects.create(

@@ -9,14 +9,24 @@ from django.db import models
 
 
 class ResourceState(models.TextChoices):
+    # Its provider id (or Terraform state) is known, the creating run has not finished yet.
+    PROVISIONING = "PROVISIONING", "Being created"
     RUNNING = "RUNNING", "Running"
     OFF = "OFF", "Powered off"
     DESTROYING = "DESTROYING", "Being destroyed"
-    ATTENTION = "ATTENTION", "Needs attention"  # a destroy failed: whether it still exists is unknown
+    # A destroy failed, a creating run failed or was killed after making something, or the drift sweep
+    # found it missing (or unknown) at the provider: ``attention`` says which.
+    ATTENTION = "ATTENTION", "Needs attention"
     DESTROYED = "DESTROYED", "Destroyed"
 
 
-LIVE_STATES = (ResourceState.RUNNING, ResourceState.OFF, ResourceState.DESTROYING, ResourceState.ATTENTION)
+LIVE_STATES = (
+    ResourceState.PROVISIONING,
+    ResourceState.RUNNING,
+    ResourceState.OFF,
+    ResourceState.DESTROYING,
+    ResourceState.ATTENTION,
+)
 
 
 class Resource(models.Model):
@@ -51,6 +61,8 @@ class Resource(models.Model):
     state = models.CharField(
         max_length=16, choices=ResourceState.choices, default=ResourceState.RUNNING, db_index=True
     )
+    attention = models.TextField(blank=True)  # why it needs attention, in plain words
+    checked_at = models.DateTimeField(null=True, blank=True)  # last compared with the provider (sweep)
 
     class Meta:
         ordering = ["-created", "-id"]

@@ -1,4 +1,5 @@
-"""The expiry warning email (templates/email/resource_expiring*.txt), sent from Celery after commit."""
+"""Emails to a resource's owner, sent from Celery after commit: the expiry warning
+(templates/email/resource_expiring*.txt) and "needs attention" (templates/email/resource_attention*.txt)."""
 
 from __future__ import annotations
 
@@ -14,18 +15,24 @@ from django.urls import reverse
 from .models import Resource
 
 
-def send_expiry_warning(resource_id: int) -> int:
+def _send(resource_id: int, template: str, url_name: str) -> int:
     resource = Resource.objects.select_related("owner", "cost_center").filter(pk=resource_id).first()
     if resource is None or not resource.owner.email:
         return 0
     base = settings.PORTICO_BASE_URL.rstrip("/")
-    context = {
-        "resource": resource,
-        "url": base + reverse("resources:list"),
-    }
-    subject = " ".join(render_to_string("email/resource_expiring_subject.txt", context).split())
-    body = render_to_string("email/resource_expiring.txt", context)
+    args = [resource.pk] if url_name == "resources:detail" else []
+    context = {"resource": resource, "url": base + reverse(url_name, args=args)}
+    subject = " ".join(render_to_string(f"email/{template}_subject.txt", context).split())
+    body = render_to_string(f"email/{template}.txt", context)
     return send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [resource.owner.email])
+
+
+def send_expiry_warning(resource_id: int) -> int:
+    return _send(resource_id, "resource_expiring", "resources:list")
+
+
+def send_attention_notice(resource_id: int) -> int:
+    return _send(resource_id, "resource_attention", "resources:detail")
 
 
 # The Celery task that sends it (``tasks.py``), enqueued by name: tasks import this module, not back.
@@ -34,3 +41,10 @@ SEND_EXPIRY_WARNING = "portal.resources.send_expiry_warning"
 
 def send_expiry_warning_on_commit(resource_id: int) -> None:
     transaction.on_commit(partial(current_app.send_task, SEND_EXPIRY_WARNING, args=(resource_id,)))
+
+
+SEND_ATTENTION_NOTICE = "portal.resources.send_attention_notice"
+
+
+def send_attention_notice_on_commit(resource_id: int) -> None:
+    transaction.on_commit(partial(current_app.send_task, SEND_ATTENTION_NOTICE, args=(resource_id,)))

@@ -27,7 +27,7 @@ from portal.requests.services import RESOURCE_ACTION_LABEL, check_may_request, s
 
 from . import pricing
 from .models import Resource, ResourceAction, ResourceState
-from .notifications import send_expiry_warning_on_commit
+from .notifications import send_attention_notice_on_commit, send_expiry_warning_on_commit
 
 RESOURCE_LABEL = "portico.resource"
 ACTION_LABEL = RESOURCE_ACTION_LABEL
@@ -72,28 +72,101 @@ def on_execution_state(execution: Any, new_state: str) -> Resource | None:
     labels = request.catalog_flow.labels or {}
     if RESOURCE_LABEL in labels and new_state in (State.SUCCESS, State.WARNING):
         return record_created(execution, request.pk, labels[RESOURCE_LABEL])
+    if RESOURCE_LABEL in labels and new_state in (State.FAILED, State.KILLED, State.CANCELLED):
+        return creation_failed(execution, request, new_state)
     if ACTION_LABEL in labels:
         return record_action(execution, request, labels[ACTION_LABEL], new_state)
     return None
 
 
+def _actions(catalog_flow: CatalogFlow) -> dict[str, str]:
+    """The day-2 flows the creating flow names (from the catalog's copy of its labels: a ``Labels`` task
+    of the execution cannot add or redirect an action)."""
+    return {
+        key.removeprefix(ACTIONS_PREFIX): value
+        for key, value in (catalog_flow.labels or {}).items()
+        if key.startswith(ACTIONS_PREFIX) and key.removeprefix(ACTIONS_PREFIX) in ACTIONS
+    }
+
+
+def record_provisioning(
+    execution: Any, *, provider_id: str, state_key: str, name: str, details: dict[str, Any]
+) -> Resource | None:
+    """A task of a request's creating flow made something at a provider: record it now, PROVISIONING.
+
+    Called from ``provider_object_created`` (the task's own transaction, committed before it goes on),
+    so a run killed or crashed one line later leaves its owner a resource to see and destroy. Idempotent:
+    a retry that adopts the same server fills in nothing new.
+    """
+    request = links.request_of(execution)
+    if request is None:
+        return None  # a CLI or triggered run: nobody owns what it made (the drift sweep reports it)
+    kind = (request.catalog_flow.labels or {}).get(RESOURCE_LABEL)
+    if not kind:
+        return None  # a day-2 flow works on a resource that is already recorded
+    resource = Resource.objects.select_for_update().filter(request=request).first()
+    if resource is not None:
+        changed = [f for f, v in (("provider_id", provider_id), ("state_key", state_key)) if v]
+        changed = [f for f in changed if not getattr(resource, f)]
+        for field in changed:
+            setattr(resource, field, provider_id if field == "provider_id" else state_key)
+        if changed:
+            resource.save(update_fields=[*changed, "updated"])
+        return resource
+    found = pricing.price(kind, request.inputs)
+    resource = Resource.objects.create(
+        request=request,
+        kind=kind,
+        provider_id=provider_id,
+        state_key=state_key,
+        name=name or str(request.inputs.get("name") or f"request-{request.pk}"),
+        owner=request.requester,
+        cost_center=request.cost_center,
+        namespace=request.catalog_flow.namespace,
+        details={k: v for k, v in details.items() if isinstance(v, str | int | float | bool)},
+        actions=_actions(request.catalog_flow),
+        monthly_cost=found.monthly if found else Decimal("0"),
+        hourly_cost=found.hourly if found else Decimal("0"),
+        state=ResourceState.PROVISIONING,
+    )
+    audit.record(
+        "resource.provisioning",
+        target=resource,
+        cost_center=resource.cost_center,
+        flow=request.catalog_flow,
+        details={
+            "request": request.pk,
+            "execution": str(execution.pk),
+            "kind": kind,
+            "provider_id": provider_id,
+            "state_key": state_key,
+        },
+    )
+    return resource
+
+
 def record_created(execution: Any, request_id: int, kind: str) -> Resource:
-    """A creating flow succeeded: record what it made from its declared outputs."""
+    """A creating flow succeeded: record what it made from its declared outputs.
+
+    The row may already exist (PROVISIONING, or ATTENTION when an earlier run of the request failed and
+    a restart finished it); what the provisioning step recorded is kept where the outputs are silent.
+    """
     request = ResourceRequest.objects.select_related("catalog_flow", "cost_center", "requester").get(
         pk=request_id
     )
     outputs = execution.outputs or {}
-    labels = execution.labels or {}
     values = {**request.inputs, **outputs}
     found = pricing.price(kind, values)
     days = _int(outputs.get("lifetime_days"))
     now = timezone.now()
-    resource, created = Resource.objects.update_or_create(
+    known = Resource.objects.select_for_update().filter(request=request).first()
+    before = known.state if known is not None else None
+    resource, _ = Resource.objects.update_or_create(
         request=request,
         defaults={
             "kind": kind,
-            "provider_id": str(outputs.get("server_id") or ""),
-            "state_key": str(outputs.get("state_key") or ""),
+            "provider_id": str(outputs.get("server_id") or (known.provider_id if known else "")),
+            "state_key": str(outputs.get("state_key") or (known.state_key if known else "")),
             "name": str(outputs.get("name") or request.inputs.get("name") or f"request-{request.pk}"),
             "ipv4": outputs.get("ipv4") or None,
             "ipv6": str(outputs.get("ipv6") or ""),
@@ -105,18 +178,15 @@ def record_created(execution: Any, request_id: int, kind: str) -> Resource:
                 for k, v in outputs.items()
                 if k not in ("server_id", "name", "ipv4", "ipv6", "state_key")
             },
-            "actions": {
-                key.removeprefix(ACTIONS_PREFIX): value
-                for key, value in labels.items()
-                if key.startswith(ACTIONS_PREFIX) and key.removeprefix(ACTIONS_PREFIX) in ACTIONS
-            },
+            "actions": _actions(request.catalog_flow),
             "monthly_cost": found.monthly if found else Decimal("0"),
             "hourly_cost": found.hourly if found else Decimal("0"),
             "expires_at": now + timedelta(days=days) if days > 0 else None,
             "state": ResourceState.RUNNING,
+            "attention": "",
         },
     )
-    if created:
+    if before in (None, ResourceState.PROVISIONING, ResourceState.ATTENTION):
         audit.record(
             "resource.created",
             target=resource,
@@ -132,6 +202,53 @@ def record_created(execution: Any, request_id: int, kind: str) -> Resource:
                 "expires_at": resource.expires_at.isoformat() if resource.expires_at else None,
             },
         )
+    return resource
+
+
+def _ended_why(execution: Any, new_state: str) -> str:
+    """The last reason in the execution's state history ("killed by alice"), for people to read."""
+    for entry in reversed(execution.history or []):
+        if entry.get("reason") and entry.get("state") in (State.KILLING, new_state):
+            return str(entry["reason"])
+    return str(new_state).lower()
+
+
+def creation_failed(execution: Any, request: ResourceRequest, new_state: str) -> Resource | None:
+    """The creating run ended without success after making something: the resource needs attention.
+
+    It is not shown running (the flow did not finish) nor forgotten (it exists at the provider and
+    costs money): its owner is told, and its destroy stays one click away.
+    """
+    resource = (
+        Resource.objects.select_for_update()
+        .filter(request=request, state=ResourceState.PROVISIONING)
+        .first()
+    )
+    if resource is None:
+        return None
+    why = _ended_why(execution, new_state)
+    return mark_attention(
+        resource,
+        f"The run that created it ended {str(new_state).lower()} ({why}) after the server was made: it "
+        "may still exist and cost money. Destroy it, or ask an admin to check it.",
+        event="resource.needs_attention",
+        details={"execution": str(execution.pk), "state": str(new_state), "reason": why},
+    )
+
+
+def mark_attention(resource: Resource, why: str, *, event: str, details: dict[str, Any]) -> Resource:
+    """Move ``resource`` to ATTENTION with a reason, audit it and tell its owner (after commit)."""
+    before = resource.state
+    resource.state = ResourceState.ATTENTION
+    resource.attention = why
+    resource.save(update_fields=["state", "attention", "updated"])
+    audit.record(
+        event,
+        target=resource,
+        cost_center=resource.cost_center,
+        details={**details, "from": str(before), "why": why},
+    )
+    send_attention_notice_on_commit(resource.pk)
     return resource
 
 
@@ -154,6 +271,7 @@ def record_action(execution: Any, request: ResourceRequest, action: str, new_sta
     elif new_state in (State.SUCCESS, State.WARNING):
         if action == "destroy":
             resource.state = ResourceState.DESTROYED
+            resource.attention = ""
             resource.destroyed_at = timezone.now()
         elif action == "poweroff":
             resource.state = ResourceState.OFF
@@ -166,6 +284,10 @@ def record_action(execution: Any, request: ResourceRequest, action: str, new_sta
             resource.warned_at = None  # a new expiry date earns a new warning
     elif new_state in (State.FAILED, State.KILLED, State.CANCELLED) and before == ResourceState.DESTROYING:
         resource.state = ResourceState.ATTENTION  # the destroy failed loudly; what is left is unknown
+        resource.attention = (
+            f"Its destroy ended {str(new_state).lower()} ({_ended_why(execution, new_state)}): whether it "
+            "still exists is unknown. See the destroy's execution, then ask for the destroy again."
+        )
     elif new_state not in (State.FAILED, State.KILLED, State.CANCELLED):
         return resource
     resource.save()
@@ -269,8 +391,10 @@ def do_request_action(
         resource = Resource.objects.select_for_update().select_related("cost_center").get(pk=resource_id)
         if not may_see(acting_user, resource.owner_id, resource.cost_center_id):
             raise Resource.DoesNotExist(f"no such resource {resource_id}")
-        if not resource.is_live:
+        if not resource.is_live or resource.state == ResourceState.PROVISIONING:
             raise ActionNotAllowed(f"{resource} is {resource.get_state_display().lower()}")
+        if resource.state == ResourceState.ATTENTION and action != "destroy":
+            raise ActionNotAllowed(f"{resource} needs attention: only its destroy can be asked for")
         catalog_flow = action_flow(resource, action)
         if (pending := open_action_request(resource, action)) is not None:
             raise ActionNotAllowed(f"request #{pending.pk} for '{action}' is still open")

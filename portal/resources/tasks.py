@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import notifications, planning, services
+from . import drift, notifications, planning, services
 
 
 @shared_task(name="portal.resources.expire", acks_late=True)
@@ -19,3 +19,14 @@ def send_expiry_warning_task(resource_id: int) -> int:
 @shared_task(name=planning.PLAN_REQUEST, acks_late=True)
 def plan_request_task(request_id: int) -> None:
     planning.run_plan(request_id)
+
+
+@shared_task(name=notifications.SEND_ATTENTION_NOTICE, acks_late=True)
+def send_attention_notice_task(resource_id: int) -> int:
+    return notifications.send_attention_notice(resource_id)
+
+
+@shared_task(name="portal.resources.sweep_drift", acks_late=True)
+def sweep_drift_task() -> dict[str, list]:
+    """Beat job: compare the inventory with the providers (idempotent: a finding is told once)."""
+    return drift.sweep().as_dict()

@@ -7,7 +7,10 @@ resources" with its IP; she asks for its destroy, the approver approves, and not
 
 from __future__ import annotations
 
+import base64
+import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +130,47 @@ def test_it_requests_prices_plans_approves_provisions_and_destroys_a_vm(
     developer.goto(f"{base}/resources/")
     assert developer.locator("tr[data-resource='story-vm'] [data-testid=state]").inner_text() == "Destroyed"
     assert state_resources("sandbox-server", f"hcloud-request-{request.pk}") == []  # the request's state
+
+
+def test_it_walks_the_seed_flow_from_form_to_a_finished_execution_and_a_chat_message(
+    story: HcloudFake, live_server: Any, celery_worker: Any, new_page: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """flows/hetzner-web-server.yml: Terraform, Ansible, an HTTP check and a Slack message."""
+    from portal.requests.models import ResourceRequest
+    from tests.portal.test_chat_notifications import Receiver
+    from tests.portal.test_seed_flow import CheckTarget
+
+    slack, target = Receiver(), CheckTarget(200)
+    slack.thread.start()
+    for name, value in (
+        ("SLACK_WEBHOOK_URL", f"http://{slack.base}/hook"),
+        ("SANDBOX_CHECK_URL", target.url),
+    ):
+        monkeypatch.setenv(f"SECRET_{name}", base64.b64encode(value.encode()).decode())
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{os.environ['PATH']}")  # ansible-playbook
+    try:
+        base = live_server.url
+        developer = new_page()
+        _log_in(developer, base, "requester")
+        developer.goto(f"{base}/flows/portico.infra/hetzner-web-server/")
+        developer.fill("#id_name", "seed-web")
+        developer.fill("#id_site_title", "Seed story")
+        developer.fill("#id_ssh_public_key", SSH_KEY)
+        developer.locator("form:has(select[name='cost_center']) [type=submit]").click()
+        developer.wait_for_url(re.compile(r"/requests/\d+/"))
+        request = ResourceRequest.objects.get(catalog_flow__flow_id="hetzner-web-server")
+
+        approver = new_page()
+        _log_in(approver, base, "approver")
+        _approve(approver, base, request.pk)
+        developer.locator("#execution[data-state='SUCCEEDED']").wait_for(timeout=180_000)
+        for task in ("configure", "check", "tell_success"):
+            assert developer.locator("#execution", has_text=task).count() == 1
+        EVIDENCE_DIR.mkdir(parents=True, exist_ok=True)
+        developer.screenshot(path=str(EVIDENCE_DIR / "seed-flow-finished.png"), full_page=True)
+        (message,) = slack.wait(1)
+        assert message["text"].startswith("*seed-web* is ready for requester: Terraform created server ")
+    finally:
+        slack.server.shutdown()
+        slack.server.server_close()
+        target.close()

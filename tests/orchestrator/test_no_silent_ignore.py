@@ -29,7 +29,8 @@ import pytest
 
 from orchestrator.flowmodel import input_types, task_api
 from orchestrator.flowmodel.input_definitions import INPUT_COMMON_KEYS, INPUT_KEYS_BY_TYPE
-from orchestrator.flowmodel.parse_flow_keys import FLOW_KEYS
+from orchestrator.flowmodel.parse_flow_keys import FLOW_KEYS, LISTENER_KEYS
+from orchestrator.flowmodel.parse_sla_checks import CHECK_KEYS, SLA_KEYS
 from orchestrator.flowmodel.parse_tasks import COMMON_TASK_KEYS
 from orchestrator.flowmodel.parse_triggers import TRIGGER_COMMON_KEYS
 from orchestrator.flowmodel.parse_values import RETRY_COMMON, RETRY_KEYS
@@ -50,6 +51,7 @@ _TB = "test_terraform_binary.py::test_it_runs_the_lifecycle_through_the_binary"
 _TB += "_with_the_same_files_state_and_masking"
 _TF, _NT = _O + "test_terraform.py::", _O + "test_notification_tasks.py::"
 _HT, _FT, _ST = _O + "test_http_tasks.py::", _O + "test_file_tasks.py::", _O + "test_script_tasks.py::"
+_HG = _O + "test_http_trigger.py::"
 _EX = "examples/plugin/tests/test_example_plugin.py::"
 
 FLOW = {
@@ -72,11 +74,11 @@ FLOW = {
     "concurrency": _O + "test_concurrency.py::test_it_fails_an_execution_beyond_the_limit_with_fail",
     "retry": _O + "test_retries.py::test_it_applies_the_flow_retry_to_any_failing_task",
     "disabled": _O + "test_engine.py::test_it_refuses_to_start_a_disabled_flow",
-    "listeners": REFUSED,
-    "sla": REFUSED,
-    "checks": REFUSED,
+    "listeners": _O + "test_listeners.py::test_listeners_whose_conditions_hold_run_after_a_success",
+    "sla": _O + "test_sla.py::test_it_fails_an_execution_that_outlives_its_max_duration",
+    "checks": _O + "test_flow_checks.py::test_checks_fail_execution_creates_it_failed_with_nothing_run",
     "deleted": REFUSED,
-    "workerGroup": REFUSED,
+    "workerGroup": _O + "test_worker_groups.py::test_worker_group_of_the_flow_applies_to_tasks_that_set_none",
     "workerSelector": REFUSED,
 }
 
@@ -89,9 +91,9 @@ TASK_COMMON = {
     "runIf": _O + "test_timeouts.py::test_it_skips_a_task_whose_run_if_is_false",
     "allowWarning": _O + "test_timeouts.py::test_it_turns_an_allowed_warning_into_success",
     "logLevel": _SEM + "test_log_level_filters_what_a_task_logs",
-    "workerGroup": REFUSED,
-    "logToFile": REFUSED,
-    "taskCache": REFUSED,
+    "workerGroup": _O + "test_worker_groups.py::test_worker_group_runs_a_task_only_on_a_worker_of_its_group",
+    "logToFile": _O + "test_log_to_file.py::test_log_to_file_puts_masked_lines_in_storage_not_the_table",
+    "taskCache": _O + "test_task_cache.py::test_task_cache_reuses_the_outputs_of_the_same_rendered_task",
     "version": REFUSED,
     "pluginDefaultsRef": REFUSED,
 }
@@ -154,6 +156,30 @@ RETRY = {
     "maxInterval": _R + "test_it_backs_off_exponentially_up_to_max_interval",
     "delayFactor": _R + "test_it_backs_off_exponentially_up_to_max_interval",
     "minInterval": _R + "test_it_picks_a_random_delay_between_min_and_max",
+}
+
+# The keys of one item of the flow's ``sla``, ``checks`` and ``listeners`` lists.
+_SLA, _CHK = _O + "test_sla.py::", _O + "test_flow_checks.py::"
+SLA_ITEM = {
+    "id": _SLA + "test_it_fails_an_execution_that_outlives_its_max_duration",
+    "type": _SLA + "test_it_fails_an_execution_that_outlives_its_max_duration",
+    "behavior": _SLA + "test_it_cancels_on_max_duration_with_cancel",
+    "labels": _SLA + "test_it_only_labels_and_logs_with_none_and_the_execution_goes_on",
+    "duration": _SLA + "test_it_fails_an_execution_that_outlives_its_max_duration",
+    "assert": _SLA + "test_it_fails_when_an_assertion_on_outputs_turns_false",
+}
+CHECK_ITEM = {
+    "condition": _CHK + "test_the_strictest_behavior_of_the_failed_checks_wins",
+    "when": _CHK + "test_it_reads_kestras_defaults_and_the_when_spelling",
+    "message": _CHK + "test_checks_block_execution_creates_nothing_and_says_why",
+    "style": DOC,  # how Kestra's UI shows the message; its executor does nothing with it
+    "behavior": _CHK + "test_the_strictest_behavior_of_the_failed_checks_wins",
+}
+_LSN = _O + "test_listeners.py::"
+LISTENER_ITEM = {
+    "tasks": _LSN + "test_a_failing_listener_task_neither_stops_the_next_nor_changes_the_execution",
+    "conditions": _LSN + "test_listener_conditions_on_the_flow_and_an_expression",
+    "description": DOC,
 }
 
 # A flowable's ``errors`` and ``finally`` are walked by the same code for every type (``walker.block``).
@@ -226,7 +252,7 @@ TYPES: dict[str, dict[str, str]] = {
         "labels": _ME + "test_for_each_item_labels_its_sub_executions_and_may_ignore_their_failure",
         "namespace": _O
         + "test_files.py::test_for_each_item_runs_one_subflow_per_batch_and_merges_their_outputs",
-        "revision": REFUSED,
+        "revision": _O + "test_flow_revisions.py::test_for_each_item_starts_the_revision_it_names",
         "scheduleDate": REFUSED,
         "transmitFailed": _ME + "test_for_each_item_labels_its_sub_executions_and_may_ignore_their_failure",
         "wait": _ME + "test_for_each_item_inherit_labels_and_wait",
@@ -266,7 +292,7 @@ TYPES: dict[str, dict[str, str]] = {
         "labels": _O + "test_plugins_flow.py::test_it_waits_for_a_subflow_and_gets_its_outputs",
         "namespace": _O + "test_plugins_flow.py::test_it_waits_for_a_subflow_and_gets_its_outputs",
         "outputs": _O + "test_plugins_flow.py::test_it_waits_for_a_subflow_and_gets_its_outputs",
-        "revision": REFUSED,
+        "revision": _O + "test_flow_revisions.py::test_a_subflow_starts_the_revision_it_names",
         "transmitFailed": _O
         + "test_plugins_flow.py::test_it_ignores_a_failed_subflow_without_transmit_failed",
         "wait": _O + "test_plugins_flow.py::test_it_does_not_wait_for_a_subflow_when_told",
@@ -300,6 +326,21 @@ TYPES: dict[str, dict[str, str]] = {
         "sslOptions": _HT + "test_it_verifies_tls_by_default",
         "uri": _O
         + "test_http_tasks.py::test_it_sends_form_data_url_encoded_and_multipart_with_a_stored_file",
+    },
+    "io.kestra.plugin.core.http.Trigger": {
+        "body": _HG + "test_it_sends_the_method_body_and_rendered_headers",
+        "contentType": _HG + "test_it_sends_form_data_with_its_content_type_and_the_options_auth",
+        "encryptBody": REFUSED,
+        "formData": _HG + "test_it_sends_form_data_with_its_content_type_and_the_options_auth",
+        "headers": _HG + "test_it_sends_the_method_body_and_rendered_headers",
+        # A polling trigger's own; still REFUSED in TRIGGER_COMMON for every other trigger type.
+        "interval": _HG + "test_it_evaluates_at_most_once_per_interval",
+        "method": _HG + "test_it_sends_the_method_body_and_rendered_headers",
+        "options": _HG + "test_it_sends_form_data_with_its_content_type_and_the_options_auth",
+        "responseCondition": _HG + "test_it_starts_nothing_when_the_response_condition_is_false",
+        "sslOptions": _HG + "test_it_verifies_tls_unless_ssl_options_say_otherwise",
+        "stopAfter": _HG + "test_it_waits_for_its_execution_and_stops_after_the_listed_states",
+        "uri": _HG + "test_it_starts_an_execution_with_the_response_when_the_condition_holds",
     },
     "io.kestra.plugin.core.http.Request": {
         "allowFailed": _O + "test_http_tasks.py::test_it_fails_on_an_error_status_unless_allow_failed",
@@ -399,11 +440,14 @@ TYPES: dict[str, dict[str, str]] = {
         "states": _ME + "test_a_flow_trigger_fires_only_on_the_states_it_lists",
     },
     "io.kestra.plugin.core.trigger.Schedule": {
-        "backfill": REFUSED,
+        "backfill": _O + "test_schedule_recovery.py::"
+        + "test_a_backfill_runs_its_dates_with_its_labels_once_then_the_schedule_goes_on",
         "cron": _O + "test_compat.py::test_it_stores_a_disabled_trigger_first_and_reports_it_after_the_run",
         "inputs": _O + "test_triggers.py::test_it_loads_flows_with_schedule_webhook_and_flow_triggers",
-        "lateMaximumDelay": REFUSED,
-        "recoverMissedSchedules": REFUSED,
+        "lateMaximumDelay": _O
+        + "test_schedule_recovery.py::test_it_skips_dates_later_than_the_late_maximum_delay",
+        "recoverMissedSchedules": _O
+        + "test_schedule_recovery.py::test_it_recovers_only_the_last_missed_schedule_with_last",
         "scheduleConditions": REFUSED,
         "timezone": _O + "test_triggers.py::test_it_loads_flows_with_schedule_webhook_and_flow_triggers",
         "withSeconds": REFUSED,
@@ -574,6 +618,25 @@ _SCRIPT_COMMON = {
     "taskRunner": _ST + "test_it_takes_kestras_runner_and_interpreter_settings",
     "warningOnStdErr": _ST + "test_stderr_makes_a_warning_unless_told_otherwise",
 }
+_AN = _O + "test_ansible.py::"
+_AN_RUN = _AN + "test_it_runs_a_playbook_with_outputs_logs_files_and_masked_secrets"
+_AN_LOAD = _AN + "test_it_refuses_what_this_worker_cannot_do_at_load"
+TYPES["io.kestra.plugin.ansible.cli.AnsibleCLI"] = {
+    "ansibleConfig": _AN + "test_it_writes_ansible_config_and_points_ansible_at_it",
+    "autoInstallGalaxyRequirements": _AN_LOAD,
+    "autoInstallPythonRequirements": _AN + "test_it_stops_on_requirements_it_cannot_install_unless_told",
+    "beforeCommands": _AN_RUN,
+    "commands": _AN_RUN,
+    "containerImage": _AN_LOAD,
+    "docker": _AN_LOAD,
+    "env": _AN_RUN,
+    "inputFiles": _AN_RUN,
+    "namespaceFiles": _AN + "test_it_runs_a_playbook_from_namespace_files_leaving_its_jinja_to_ansible",
+    "outputFiles": _AN_RUN,
+    "outputLogFile": _AN_RUN,
+    "outputsMode": _AN_LOAD,
+    "taskRunner": _AN_LOAD,
+}
 _PYTHON_PACKAGES = dict.fromkeys(
     ("dependencies", "dependencyCacheEnabled", "packageManager", "pythonVersion", "uvAutoInstallEnabled"),
     REFUSED,
@@ -631,9 +694,6 @@ REFUSED_SAMPLES: dict[str, Any] = {
 }
 # A value each refused flow, task, trigger or input key may take, and where it goes.
 KEY_SAMPLES: dict[str, Any] = {
-    "listeners": [],
-    "sla": [],
-    "checks": [],
     "deleted": True,
     "workerGroup": {"key": "gpu"},
     "workerSelector": {"labels": {}},
@@ -669,6 +729,7 @@ def test_every_accepted_key_is_in_the_table() -> None:
     assert set(TRIGGER_COMMON) == set(TRIGGER_COMMON_KEYS)
     assert set(INPUT) == set(INPUT_COMMON_KEYS).union(*INPUT_KEYS_BY_TYPE.values())
     assert set(RETRY) == set(RETRY_COMMON).union(*(req | opt for req, opt in RETRY_KEYS.values()))
+    assert (set(SLA_ITEM), set(CHECK_ITEM), set(LISTENER_ITEM)) == (SLA_KEYS, CHECK_KEYS, LISTENER_KEYS)
     # ``tests.*`` types are throw-away registrations of other tests, not something a flow can use.
     registered = {
         t.name: _all_type_fields(t)
@@ -713,6 +774,8 @@ def _rows() -> list[tuple[str, str, str]]:
     rows += [("input", k, v) for k, v in INPUT.items()]
     rows += [("retry", k, v) for k, v in RETRY.items()]
     rows += [("branch", k, v) for k, v in BRANCHES.items()]
+    rows += [("sla", k, v) for k, v in SLA_ITEM.items()] + [("checks", k, v) for k, v in CHECK_ITEM.items()]
+    rows += [("listeners", k, v) for k, v in LISTENER_ITEM.items()]
     rows += [(type_name, k, v) for type_name, fields in TYPES.items() for k, v in fields.items()]
     return rows
 

@@ -391,6 +391,9 @@ class PlainContext:
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
 
+    def created(self, **facts: Any) -> None:
+        self.lines.append(f"created {sorted(facts.items())}")
+
 
 def test_it_locks_a_state_against_a_concurrent_apply(celery_worker: Any) -> None:
     """While the worker applies (a 4 s provisioner), another apply of the same state key fails fast

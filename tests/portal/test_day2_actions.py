@@ -94,7 +94,8 @@ def test_the_resource_page_fills_in_its_own_identifiers_and_refuses_others(
     destroy = services.do_request_action(resource.pk, "destroy", acting_user=alice)
 
     assert set(refused.value.errors) == {"server_id"}
-    assert destroy.inputs == {"resource_id": resource.pk, "server_id": int(resource.provider_id)}
+    facts = {"resource_id": resource.pk, "server_id": int(resource.provider_id), "name": "web-1"}
+    assert destroy.inputs == facts
     assert ResourceAction.objects.get(request=destroy).resource == resource
     client.force_login(bob)  # the approver sees what will be destroyed, with a link to it
     for page in (reverse("approvals:queue"), reverse("requests:detail", args=[destroy.pk])):

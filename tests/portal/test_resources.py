@@ -186,6 +186,7 @@ def test_it_provisions_a_vm_records_the_resource_and_destroys_it_on_request(
     assert response.status_code == 302 and destroy.inputs == {
         "resource_id": resource.pk,
         "server_id": int(resource.provider_id),
+        "name": resource.name,
     }
     assert destroy.state == RequestState.PENDING_APPROVAL  # the same request → approval path
 
@@ -199,7 +200,13 @@ def test_it_provisions_a_vm_records_the_resource_and_destroys_it_on_request(
         .order_by("id")
         .values_list("verb", flat=True)
     )
-    assert verbs == ["resource.created", "resource.action_requested", "resource.destroy"]
+    # Recorded first when the server's id was known, then completed when the flow succeeded.
+    assert verbs == [
+        "resource.provisioning",
+        "resource.created",
+        "resource.action_requested",
+        "resource.destroy",
+    ]
     assert verify_chain() == (True, None)
 
 

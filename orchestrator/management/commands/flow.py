@@ -25,10 +25,10 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.models import F
 
 from orchestrator.executor import walker
-from orchestrator.flowmodel import input_types, masking, spec, storage
+from orchestrator.flowmodel import input_types, masking, spec, storage, worker_group
 from orchestrator.state import logs
 from orchestrator.state.models import TERMINAL, Execution, State
-from orchestrator.worker import embedded_redis
+from orchestrator.worker import embedded_redis, heartbeat
 from orchestrator.worker.local_worker import consuming_workers, local_worker
 
 EXIT_FAILED = 1
@@ -182,16 +182,24 @@ class Command(BaseCommand):
                 fresh_broker = embedded_redis.started_here()  # nobody can be consuming it yet
             app = current_app._get_current_object()
             queue = app.conf.task_default_queue
+            # The flow's worker groups (workerGroup.key): the local worker joins them all; in auto mode
+            # it also starts, for the missing ones only, when a running worker serves the default queue.
+            groups = worker_group.groups_of_flow(flow)
+            missing = {key for key in groups if fresh_broker or not heartbeat.group_alive(key)}
             if options["worker"] == "local" or (
                 options["worker"] == "auto"
                 and (fresh_broker or not consuming_workers(app, queue, timeout=_PING_SECONDS))
             ):
-                stack.enter_context(local_worker(app, queue))
+                stack.enter_context(local_worker(app, queue, groups=groups))
+            elif options["worker"] == "auto" and missing:
+                names = ", ".join(sorted(missing))
+                self.stderr.write(f"no running worker in worker group(s) {names}: this process runs one")
+                stack.enter_context(local_worker(app, queue, groups=missing))
             try:
                 execution = walker.start_execution(
                     flow, values, trigger={"type": "cli"}, execution_id=execution_id
                 )
-            except walker.FlowDisabled as exc:
+            except (walker.FlowDisabled, walker.ChecksBlocked) as exc:
                 self.stderr.write(str(exc))
                 return EXIT_FAILED
             try:

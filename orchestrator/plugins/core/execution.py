@@ -7,7 +7,7 @@ Property names and defaults follow Kestra's plugins; each pydantic model is the 
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.db import transaction
 from django.utils import timezone
@@ -16,7 +16,7 @@ from pydantic import Field
 from orchestrator.flowmodel.labels import label_map
 from orchestrator.flowmodel.task_api import RunContext, StepError, register
 from orchestrator.flowmodel.templating import is_truthy
-from orchestrator.plugins.core.tasks import LEVELS, Props, refused
+from orchestrator.plugins.core.tasks import LEVELS, Props
 from orchestrator.state.models import Execution, KeyValue, LogLine, TaskRun
 
 Level = Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
@@ -53,10 +53,9 @@ class SubflowProps(Props):
     wait: bool | str = True
     transmitFailed: bool | str = True  # noqa: N815
     inheritLabels: bool | str = False  # noqa: N815
-    revision: int | str | None = None  # the lookup serves the current revision only: refused
+    # Kestra's integer revision (from 1; a template must render to one): that revision's source is started.
+    revision: Annotated[int, Field(ge=1)] | str | None = None
     outputs: dict[str, Any] | None = None  # deprecated in Kestra: rendered against the child execution
-
-    _refused = refused("revision")
 
 
 @register(

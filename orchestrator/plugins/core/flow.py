@@ -7,7 +7,7 @@ templates are declared ``int | str`` and rendered by the engine when the flowabl
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -155,7 +155,7 @@ class ForEachItemProps(Props):
     batch: dict[str, int | str] = Field(default_factory=lambda: {"rows": 1})
     namespace: str
     flowId: str  # noqa: N815 (Kestra's names)
-    revision: int | str | None = None
+    revision: Annotated[int, Field(ge=1)] | str | None = None  # as Subflow's: that revision's source
     inputs: dict[str, Any] = Field(default_factory=dict)
     inheritLabels: bool | str = False  # noqa: N815
     labels: dict[str, Any] | list[Any] = Field(default_factory=dict)
@@ -163,7 +163,7 @@ class ForEachItemProps(Props):
     transmitFailed: bool | str = True  # noqa: N815
     scheduleDate: str | None = None  # noqa: N815
 
-    _refused = refused("revision", "scheduleDate")  # the current revision is started, at once
+    _refused = refused("scheduleDate")  # sub-executions start at once
 
     @field_validator("batch")
     @classmethod

@@ -7,13 +7,16 @@ Property names and defaults follow Kestra's trigger classes; keys every trigger 
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from celery.schedules import crontab
 from django.conf import settings
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from orchestrator.flowmodel.durations import parse_duration
+from orchestrator.flowmodel.labels import label_map
 from orchestrator.flowmodel.task_api import RunContext, StepError, register
 from orchestrator.plugins.core.tasks import refused
 from orchestrator.state.models import Execution, Trigger
@@ -28,6 +31,8 @@ CRON_NICKNAMES = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
+_MAX_DATE_TEXT = 64
+_EXAMPLE_DATE = "2026-01-01T00:00:00Z"
 STATES = Literal[
     "CREATED",
     "QUEUED",
@@ -82,19 +87,75 @@ class Props(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def parse_date(value: Any) -> datetime:
+    """A backfill bound: an ISO-8601 date-time with its offset, as Kestra's ``ZonedDateTime`` is written."""
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        text = str(value).strip()
+        if len(text) > _MAX_DATE_TEXT:
+            raise ValueError(f"must be an ISO-8601 date-time like {_EXAMPLE_DATE}")
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"must be an ISO-8601 date-time like {_EXAMPLE_DATE}, got {text!r}") from None
+    if moment.tzinfo is None:
+        raise ValueError("must say its offset or Z (2026-01-01T00:00:00Z), as Kestra's dates do")
+    return moment
+
+
+class ScheduleBackfill(Props):
+    """Kestra's ``Backfill`` (the object its API and UI start): the schedule dates from ``start`` to
+    ``end`` (default: when the backfill is started) are run, with ``labels`` and ``inputs`` added."""
+
+    start: str
+    end: str | None = None
+    labels: dict[str, Any] | list[dict[str, Any]] = Field(default_factory=dict)
+    inputs: dict[str, Any] | None = None
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _date(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        parse_date(value)
+        return str(value)
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: Any) -> Any:
+        if any(str(key).startswith("system.") for key in label_map(value)):
+            raise ValueError("system labels can only be set by Kestra itself")  # Kestra's rule, too
+        return value
+
+    @model_validator(mode="after")
+    def _order(self) -> ScheduleBackfill:
+        if self.end is not None and parse_date(self.end) < parse_date(self.start):
+            raise ValueError("end must not be before start")
+        return self
+
+
 class ScheduleProps(Props):
     cron: str
     withSeconds: bool = False  # noqa: N815 (Kestra's property names)
     timezone: str | None = None
     inputs: dict[str, Any] | None = None
-    # Kestra's deprecated backfill map; without it nothing missed is caught up (the default here).
-    backfill: dict[str, Any] | None = None
+    # Kestra deprecated the YAML ``backfill`` for the API's Backfill; here it declares one (see triggers).
+    backfill: ScheduleBackfill | None = None
     lateMaximumDelay: str | None = None  # noqa: N815
+    # None: ``settings.PORTICO_SCHEDULE_RECOVER_MISSED_SCHEDULES`` (Kestra's plugin configuration), ALL.
     recoverMissedSchedules: Literal["ALL", "LAST", "NONE"] | None = None  # noqa: N815
     scheduleConditions: list[dict[str, Any]] | None = None  # noqa: N815
 
-    # Missed ticks are never caught up here and conditions on the date are not evaluated: refused.
-    _refused = refused("backfill", "lateMaximumDelay", "recoverMissedSchedules", "scheduleConditions")
+    # Conditions on the schedule date (Kestra's deprecated ScheduleCondition list) are not evaluated.
+    _refused = refused("scheduleConditions")
+
+    @field_validator("lateMaximumDelay")
+    @classmethod
+    def _delay(cls, value: str | None) -> str | None:
+        if value is not None and parse_duration(value) <= timedelta(0):
+            raise ValueError("must be a positive duration")
+        return value
 
     @field_validator("cron")
     @classmethod

@@ -169,7 +169,8 @@ class CreateServerProps(Props):
 
 
 class ServerProps(Props):
-    """Which server: its id (what CreateServer returned), or its name."""
+    """Which server: its id (what CreateServer returned), or its name; given both, the server with that
+    id must bear that name (a recycled or mistyped id never touches someone else's server)."""
 
     serverId: int | None = None  # noqa: N815
     name: str | None = None
@@ -219,6 +220,7 @@ def run_create_server(props: CreateServerProps, ctx: RunContext) -> dict[str, An
             if (found.labels or {}).get(EXECUTION_LABEL) != ctx.execution_id:
                 raise StepError(f"{doing}: a server with this name already exists (id {found.id})")
             ctx.log("INFO", f"server {found.id} already created by an earlier attempt; adopting it")
+            ctx.created(provider_id=str(found.id), name=props.name)
             server = found
         else:
             keys = [_ssh_key(api, props, labels)] if props.sshPublicKey else None
@@ -230,6 +232,8 @@ def run_create_server(props: CreateServerProps, ctx: RunContext) -> dict[str, An
                 ssh_keys=keys,
                 labels=labels,
             )
+            # Recorded before anything else can fail: a kill from here on leaves a known server.
+            ctx.created(provider_id=str(response.server.id), name=props.name)
             ctx.log("INFO", f"server {response.server.id} ({props.name}) created; waiting until it runs")
             for action in [response.action, *(response.next_actions or [])]:
                 wait(action, ctx)
@@ -249,11 +253,16 @@ def _find(api: hcloud.Client, props: ServerProps) -> Any:
         raise StepError("give serverId or name")
     if props.serverId is not None:
         try:
-            return api.servers.get_by_id(props.serverId)
+            server = api.servers.get_by_id(props.serverId)
         except hcloud.APIException as exc:
             if exc.code == "not_found":
                 return None
             raise
+        if props.name and server.name != props.name:
+            raise StepError(
+                f"server {props.serverId} is named '{server.name}', not '{props.name}': refusing to touch it"
+            )
+        return server
     return api.servers.get_by_name(props.name or "")
 
 

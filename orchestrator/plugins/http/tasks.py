@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -33,6 +34,7 @@ from orchestrator.plugins.core.tasks import Props
 from orchestrator.plugins.http.options import HttpOptions, SslOptions, client
 from orchestrator.state.models import TaskRun
 
+Log = Callable[[str, str], None]  # (level, message): a task's log, or the scheduler's for a trigger
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"]
 _CHUNK = 64 * 1024
 _FILENAME = re.compile(r"""filename\*?=(?:[\w-]+'[\w-]*')?"?([^";]+)"?""", re.IGNORECASE)
@@ -98,7 +100,7 @@ def _target(uri: str) -> str:
     return text
 
 
-def _request(props: HttpProps, taskrun: TaskRun, stack: ExitStack) -> dict[str, Any]:
+def _request(props: HttpProps, taskrun: TaskRun | None, stack: ExitStack) -> dict[str, Any]:
     """httpx keyword arguments for the body: form data (multipart when asked), a raw body, or none."""
     headers = dict(props.headers or {})
     kwargs: dict[str, Any] = {}
@@ -123,7 +125,7 @@ def _form_text(value: Any) -> str:
 
 
 def _multipart(
-    form: dict[str, Any], taskrun: TaskRun, stack: ExitStack
+    form: dict[str, Any], taskrun: TaskRun | None, stack: ExitStack
 ) -> tuple[dict[str, str], dict[str, Any]]:
     """Kestra's multipart rules: a ``kestra:///`` string is a file from internal storage, a
     ``{name, content}`` map a file with that name, anything else a JSON-encoded field."""
@@ -140,7 +142,9 @@ def _multipart(
     return data, files
 
 
-def _stored(taskrun: TaskRun, uri: str, stack: ExitStack) -> Any:
+def _stored(taskrun: TaskRun | None, uri: str, stack: ExitStack) -> Any:
+    if taskrun is None:  # a trigger's request: no execution whose files it could send
+        raise StepError(f"formData file {uri}: internal storage files need an execution", permanent=True)
     try:
         storage.check_readable(taskrun.execution, uri)
         return stack.enter_context(storage.local_path(uri).open("rb"))
@@ -148,7 +152,7 @@ def _stored(taskrun: TaskRun, uri: str, stack: ExitStack) -> Any:
         raise StepError(f"formData file {uri}: {exc}") from None
 
 
-def _headers(response: httpx.Response) -> dict[str, list[str]]:
+def response_headers(response: httpx.Response) -> dict[str, list[str]]:
     """Response headers as Kestra outputs them: each name (lower case) to the list of its values."""
     found: dict[str, list[str]] = {}
     for name, value in response.headers.multi_items():
@@ -156,16 +160,14 @@ def _headers(response: httpx.Response) -> dict[str, list[str]]:
     return found
 
 
-def _log_exchange(
-    ctx: RunContext, props: HttpProps, request: httpx.Request, response: httpx.Response
-) -> None:
+def _log_exchange(log: Log, props: HttpProps, request: httpx.Request, response: httpx.Response) -> None:
     logs = set(props.effective_options().logs or [])
     if "REQUEST_HEADERS" in logs:
-        ctx.log("INFO", f"request headers: {dict(request.headers)}")
+        log("INFO", f"request headers: {dict(request.headers)}")
     if "REQUEST_BODY" in logs and props.body is not None:
-        ctx.log("INFO", f"request body: {props.body}")
+        log("INFO", f"request body: {props.body}")
     if "RESPONSE_HEADERS" in logs:
-        ctx.log("INFO", f"response headers: {dict(response.headers)}")
+        log("INFO", f"response headers: {dict(response.headers)}")
 
 
 def _fail_on_status(props: HttpProps, response: httpx.Response, body: str | None) -> None:
@@ -176,18 +178,19 @@ def _fail_on_status(props: HttpProps, response: httpx.Response, body: str | None
         raise StepError(message, permanent=False)
 
 
-def _call(props: HttpProps, ctx: RunContext, handle: Any) -> Any:
+def send(
+    props: HttpProps, handle: Callable[[httpx.Response], Any], *, log: Log, taskrun: TaskRun | None
+) -> Any:
     """Send the request and hand the streamed response to ``handle``; call failures become retryable
-    ``StepError``s with the cause in plain words."""
-    taskrun = TaskRun.objects.select_related("execution").get(pk=ctx.taskrun_id)
+    ``StepError``s with the cause in plain words. ``taskrun`` is None for a trigger's request."""
     url = _target(props.uri)
     with ExitStack() as stack:
         kwargs = _request(props, taskrun, stack)
         try:
             http = stack.enter_context(client(props.effective_options()))
             response = stack.enter_context(http.stream(props.method, url, **kwargs))
-            _log_exchange(ctx, props, response.request, response)
-            return handle(response, taskrun)
+            _log_exchange(log, props, response.request, response)
+            return handle(response)
         except httpx.TimeoutException as exc:
             message = f"{props.method} {url}: timed out ({type(exc).__name__})"
             raise StepError(message, permanent=False) from None
@@ -197,6 +200,26 @@ def _call(props: HttpProps, ctx: RunContext, handle: Any) -> Any:
             raise StepError(f"{props.method} {url}: too many redirects", permanent=False) from None
         except httpx.HTTPError as exc:
             raise StepError(f"{props.method} {url}: {type(exc).__name__}: {exc}", permanent=False) from None
+
+
+def _call(props: HttpProps, ctx: RunContext, handle: Any) -> Any:
+    taskrun = TaskRun.objects.select_related("execution").get(pk=ctx.taskrun_id)
+    return send(props, lambda response: handle(response, taskrun), log=ctx.log, taskrun=taskrun)
+
+
+def read_text(props: HttpProps, response: httpx.Response) -> tuple[bytes, str | None]:
+    """The whole body (at most ``maxContentLength`` bytes) and its text in the response's charset."""
+    limit = props.effective_options().maxContentLength
+    raw = bytearray()
+    for chunk in response.iter_bytes(_CHUNK):
+        raw.extend(chunk)
+        if len(raw) > limit:
+            raise StepError(
+                f"the response is larger than maxContentLength ({limit} bytes): use "
+                "io.kestra.plugin.core.http.Download for large payloads"
+            )
+    charset = response.charset_encoding or props.effective_options().defaultCharset
+    return bytes(raw), bytes(raw).decode(charset, errors="replace") if raw else None
 
 
 def _inline_limit() -> int:
@@ -210,19 +233,9 @@ def _inline_limit() -> int:
 )
 def run_request(props: RequestProps, ctx: RunContext) -> dict[str, Any]:
     """Outputs ``uri``, ``code``, ``headers`` and ``body`` (text), as Kestra's Request."""
-    limit = props.effective_options().maxContentLength
 
     def handle(response: httpx.Response, taskrun: TaskRun) -> dict[str, Any]:
-        raw = bytearray()
-        for chunk in response.iter_bytes(_CHUNK):
-            raw.extend(chunk)
-            if len(raw) > limit:
-                raise StepError(
-                    f"the response is larger than maxContentLength ({limit} bytes): use "
-                    "io.kestra.plugin.core.http.Download for large payloads"
-                )
-        charset = response.charset_encoding or props.effective_options().defaultCharset
-        body = bytes(raw).decode(charset, errors="replace") if raw else None
+        raw, body = read_text(props, response)
         _fail_on_status(props, response, body)
         if "RESPONSE_BODY" in set(props.effective_options().logs or []):
             ctx.log("INFO", f"response body: {body}")
@@ -230,12 +243,12 @@ def run_request(props: RequestProps, ctx: RunContext) -> dict[str, Any]:
             # Kestra's ``uri`` is the request it sent, not where redirects led.
             "uri": str((response.history[0] if response.history else response).request.url),
             "code": response.status_code,
-            "headers": _headers(response),
+            "headers": response_headers(response),
             "body": body,
         }
         if len(raw) > _inline_limit():
             name = _file_name(response, "body")
-            outputs["bodyUri"] = storage.put(storage.taskrun_prefix(taskrun), name, bytes(raw))
+            outputs["bodyUri"] = storage.put(storage.taskrun_prefix(taskrun), name, raw)
             outputs["body"] = None
             ctx.log("WARN", f"the {len(raw)}-byte body is stored as {outputs['bodyUri']} (outputs.bodyUri)")
         return outputs
@@ -269,7 +282,8 @@ def run_download(props: DownloadProps, ctx: RunContext) -> dict[str, Any]:
                     raise StepError("No response from server", permanent=False)
                 ctx.log("WARN", f"File '{props.uri}' is empty")
             uri = storage.put_file(storage.taskrun_prefix(taskrun), _file_name(response, "download"), target)
-        return {"uri": uri, "code": response.status_code, "length": size, "headers": _headers(response)}
+        headers = response_headers(response)
+        return {"uri": uri, "code": response.status_code, "length": size, "headers": headers}
 
     return _call(props, ctx, handle)
 

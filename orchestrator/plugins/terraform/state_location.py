@@ -10,6 +10,7 @@ plan → apply batch from interleaving with another run of the same key.
 from __future__ import annotations
 
 import fcntl
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -120,3 +121,50 @@ def pg_conn_str() -> str:
     if host.startswith("/"):
         query["host"], host = host, ""
     return f"postgres://{auth}{host}{port}/{quote(db['NAME'], safe='')}?{urlencode(query)}"
+
+
+@dataclass(frozen=True)
+class HeldState:
+    """A state Portico's backend holds, and how many managed resources are in it (for the drift sweep)."""
+
+    module: str  # the module directory (local) or the pg schema name
+    key: str
+    resources: int
+
+
+def _managed(state: Any) -> int:
+    resources = state.get("resources") if isinstance(state, dict) else None
+    return sum(1 for r in resources or [] if isinstance(r, dict) and r.get("mode") == "managed")
+
+
+def held_states() -> list[HeldState]:
+    """Every state of the current backend with its count of managed resources (unreadable ones: -1).
+
+    Read straight from where ``backend_config`` puts them (files under ``state_root()``, or the pg
+    backend's ``states`` tables), without Terraform: a sweep over hundreds of states must stay cheap.
+    """
+    if connections["default"].vendor == "postgresql":
+        found: list[HeldState] = []
+        with connections["default"].cursor() as cursor:
+            cursor.execute(
+                "SELECT table_schema FROM information_schema.tables "
+                "WHERE table_name = 'states' AND table_schema LIKE 'tfstate\\_%%'"
+            )
+            for (schema,) in cursor.fetchall():
+                cursor.execute(f'SELECT name, data FROM "{schema}".states')  # schema from the catalog
+                for name, data in cursor.fetchall():
+                    try:
+                        count = _managed(json.loads(data or "{}"))
+                    except ValueError:
+                        count = -1
+                    found.append(HeldState(schema, name, count))
+        return found
+    held = []
+    root = state_root()
+    for path in sorted(root.glob("*/*/terraform.tfstate")) if root.is_dir() else []:
+        try:
+            count = _managed(json.loads(path.read_text() or "{}"))
+        except (OSError, ValueError):
+            count = -1
+        held.append(HeldState(path.parent.parent.name, path.parent.name, count))
+    return held

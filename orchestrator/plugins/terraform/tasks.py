@@ -292,6 +292,8 @@ _APPLIED = re.compile(r"Resources: (\d+) added, (\d+) changed, (\d+) destroyed")
 @register("portico.terraform.Apply", props=ApplyProps)
 def run_apply(props: ApplyProps, ctx: RunContext) -> dict[str, Any]:
     plan = saved_plan(props.planFile) if props.planFile else None
+    # The state is about to hold real resources: recorded first, so a kill mid-apply orphans nothing.
+    ctx.created(state_key=props.stateKey, details={"module": props.module})
     with session(props, ctx) as tf:
         apply_args = ["apply", "-input=false", "-no-color", "-auto-approve", tf.lock_arg]
         if plan is not None:

@@ -1,8 +1,10 @@
-"""Trigger ``conditions`` (Kestra's core condition types used by Flow and Webhook triggers).
+"""``conditions`` of triggers and flow listeners (Kestra's core condition types).
 
-A condition is checked against a ``Subject``: the execution that ended (Flow trigger) or nothing
-(Webhook), plus the template context its ``Expression`` conditions render with. Unknown or malformed
-conditions raise ``ConditionError`` at sync time, and a trigger with one never fires (fail closed).
+A condition is checked against a ``Subject``: the execution that ended (a Flow trigger, a listener of
+the flow's own execution) or nothing (Webhook), plus the template context its ``Expression`` conditions
+render with. It lives in the flow model because both the scheduler (triggers) and the executor
+(listeners) evaluate conditions, and the parser refuses a listener condition it cannot evaluate.
+Unknown or malformed conditions raise ``ConditionError``; a trigger with one never fires (fail closed).
 """
 
 from __future__ import annotations

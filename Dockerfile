@@ -10,6 +10,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# git (and ssh for ssh:// remotes): Git sources of flows are fetched with it (portal/catalog/git_sources.py).
+RUN apt-get update \
+    && apt-get install --yes --no-install-recommends git openssh-client \
+    && rm -rf /var/lib/apt/lists/*
+
 # The project and its dependencies (pip builds the package from these sources).
 COPY pyproject.toml ./
 COPY portal ./portal

@@ -35,6 +35,7 @@ compat: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/task_types.py
 	$(PY) bench/engine_overhead.py --db sqlite --workers 1 --tasks 50 --executions 20
+	$(PY) bench/lists.py --rows 10000 --loads 20
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

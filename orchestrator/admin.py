@@ -7,13 +7,14 @@ values as ``******`` and any plaintext SECRET input value masked wherever it app
 import json
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.utils.html import format_html
 
-from orchestrator.flowmodel import secrets_at_rest
+from orchestrator.flowmodel import masking, secrets_at_rest
 from orchestrator.scheduler import triggers
-from orchestrator.state import flow_snapshots, logs
-from orchestrator.state.models import Execution, LogLine, TaskRun, Trigger
+from orchestrator.state import flow_snapshots, logs, secret_store
+from orchestrator.state.models import Execution, LogLine, NamespaceSecret, TaskRun, Trigger
 
 
 def _masked(execution: Execution, value: Any) -> str:
@@ -168,3 +169,77 @@ class TriggerAdmin(admin.ModelAdmin):
     def disable(self, request, queryset) -> None:  # noqa: ANN001
         for row in queryset:
             triggers.set_enabled(row, False)
+
+
+class NamespaceSecretForm(forms.ModelForm):
+    """Write-only: the value is typed in and never shown back (not even encrypted); an empty value on an
+    existing secret keeps it."""
+
+    value = forms.CharField(
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        required=False,
+        strip=False,
+        max_length=secret_store.MAX_VALUE_CHARS,
+        help_text="Write-only: the stored value is never shown. On an existing secret, leave it empty to "
+        "keep the current value.",
+    )
+
+    class Meta:
+        model = NamespaceSecret
+        fields = ("namespace", "name")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        adding = self.instance.pk is None
+        namespace = data.get("namespace", self.instance.namespace) or ""
+        name = data.get("name", self.instance.name) or ""
+        value = data.get("value") or None
+        if adding and value is None:
+            self.add_error("value", "A new secret needs a value.")
+            return data
+        try:
+            secret_store.check(namespace, name, value)
+        except secret_store.SecretStoreError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return data
+
+
+@admin.register(NamespaceSecret)
+class NamespaceSecretAdmin(admin.ModelAdmin):
+    """Namespace secrets for ``{{ secret('NAME') }}``: set or replace, never read back. Every change is
+    audited by name (``secret_store`` sends ``namespace_secret_changed``; the portal records it)."""
+
+    form = NamespaceSecretForm
+    list_display = ("namespace", "name", "masked_value", "updated", "updated_by")
+    list_filter = ("namespace",)
+    search_fields = ("namespace", "name")
+    fields = ("namespace", "name", "value")
+
+    @admin.display(description="value")
+    def masked_value(self, obj: NamespaceSecret) -> str:
+        return "set (" + masking.MASK + ")"
+
+    def get_readonly_fields(self, request, obj=None) -> tuple[str, ...]:  # noqa: ANN001
+        return ("namespace", "name") if obj is not None else ()
+
+    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+        # With Vault as the backend these rows are not read: values are managed in Vault.
+        return secret_store.backend() == "database" and super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+        return secret_store.backend() == "database" and super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change) -> None:  # noqa: ANN001
+        value = form.cleaned_data.get("value") or None
+        if value is None:
+            return  # nothing typed on an existing secret: keep it (and audit nothing)
+        saved = secret_store.set_secret(obj.namespace, obj.name, value, user=request.user)
+        for field in ("pk", "sealed", "updated", "updated_by"):  # the admin's history links to the row
+            setattr(obj, field, getattr(saved, field))
+
+    def delete_model(self, request, obj) -> None:  # noqa: ANN001
+        secret_store.delete_secret(obj, user=request.user)
+
+    def delete_queryset(self, request, queryset) -> None:  # noqa: ANN001
+        for row in queryset:
+            secret_store.delete_secret(row, user=request.user)

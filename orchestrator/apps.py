@@ -17,7 +17,7 @@ class OrchestratorConfig(AppConfig):
         from orchestrator.executor import concurrency_release, for_each_item, timeouts, waiting, walker
         from orchestrator.executor.handoff import set_sender
         from orchestrator.scheduler import triggers
-        from orchestrator.state import secret_retention
+        from orchestrator.state import secret_retention, secret_store
         from orchestrator.worker import groups
 
         plugins.load()
@@ -30,3 +30,4 @@ class OrchestratorConfig(AppConfig):
         waiting.connect_receivers()
         triggers.connect_receivers()
         secret_retention.connect_receivers()
+        secret_store.connect()  # secret('NAME') reads the namespace secret store (or Vault)

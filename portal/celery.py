@@ -23,4 +23,6 @@ app.autodiscover_tasks(
     ],
     related_name=None,
 )
-app.autodiscover_tasks(["portal.notifications", "portal.resources"])
+app.autodiscover_tasks(
+    ["portal.notifications", "portal.resources", "portal.catalog", "portal.approvals", "portal.audit"]
+)

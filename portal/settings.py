@@ -15,6 +15,8 @@ import dj_database_url
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
+from portal.accounts.sso import config as _sso_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("PORTICO_DATA_DIR", BASE_DIR / "var")).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -69,10 +71,14 @@ INSTALLED_APPS = [
     "django.contrib.sites",
     "allauth",
     "allauth.account",
+    "allauth.socialaccount",
+    # Single sign-on: allauth's OpenID Connect provider, on Portico's stricter class (portal/accounts/sso).
+    "allauth.socialaccount.providers.openid_connect",
     "django_htmx",
     "django_celery_beat",
     "csp",
     "axes",
+    "rules",
     "orchestrator",
     "portal.accounts",
     "portal.audit",
@@ -86,6 +92,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: /healthz answers before the HTTPS redirect and the Host check (portal/health.py).
+    "portal.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -93,6 +101,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Who is acting, for audit rows written from signals (group and permission changes, admin actions).
+    "portal.audit.context.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -151,7 +161,11 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked username+IP before any password is checked (django-axes).
     "portal.accounts.throttle.LoginThrottleBackend",
+    # Then: no password is checked at all while PORTICO_PASSWORD_LOGIN is off.
+    "portal.accounts.password_login.PasswordLoginGate",
     "django.contrib.auth.backends.ModelBackend",
+    # After ModelBackend: it logs nobody in (the test client's force_login takes the first backend).
+    "rules.permissions.ObjectPermissionBackend",  # roles on namespaces (portal.accounts.rules)
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
 SITE_ID = 1
@@ -163,6 +177,27 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_ALLOW_REGISTRATION = _env_bool("PORTICO_ALLOW_SIGNUP", False)
 ACCOUNT_ADAPTER = "portal.accounts.adapter.AccountAdapter"
 ACCOUNT_LOGOUT_ON_GET = False
+
+# --- Single sign-on (OpenID Connect; README "Single sign-on") --------------------------------------------
+# PORTICO_OIDC_PROVIDERS: a JSON list of {"id", "name", "issuer", "client_id", "client_secret"} objects
+# (optional "scope", "groups_claim", "link_by_email", "pkce", "token_auth_method"), checked at start
+# (portal/accounts/sso/config.py). Each login maps the token's group claim through PORTICO_OIDC_ROLE_MAP
+# ({"claim value": ["portico group", ...]}) and re-syncs the groups the map names (portal/accounts/oidc.py).
+PORTICO_OIDC_PROVIDERS = _sso_config.parse_providers(os.environ.get("PORTICO_OIDC_PROVIDERS", ""))
+PORTICO_OIDC_ROLE_MAP = _sso_config.parse_role_map(os.environ.get("PORTICO_OIDC_ROLE_MAP", ""))
+PORTICO_OIDC_GROUPS_CLAIM = os.environ.get("PORTICO_OIDC_GROUPS_CLAIM", "groups")
+# Refuse an SSO login whose claim maps to no group at all (audited as user.login_refused).
+PORTICO_OIDC_REQUIRE_ROLE = _env_bool("PORTICO_OIDC_REQUIRE_ROLE", False)
+# false: no password signs anyone in (login page, admin); only the SSO buttons remain.
+PORTICO_PASSWORD_LOGIN = _env_bool("PORTICO_PASSWORD_LOGIN", True)
+SOCIALACCOUNT_PROVIDERS = _sso_config.socialaccount_providers(
+    PORTICO_OIDC_PROVIDERS, default_groups_claim=PORTICO_OIDC_GROUPS_CLAIM
+)
+SOCIALACCOUNT_ADAPTER = "portal.accounts.adapter.SocialAccountAdapter"
+# A provider with "link_by_email": true signs a verified email's owner into their existing local account
+# and links it for the next time (allauth then makes the local password unusable).
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_STORE_TOKENS = False  # Portico calls no provider API on the user's behalf
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TZ_NAME", "UTC")
@@ -312,6 +347,13 @@ PORTICO_SECRET_KEYS = os.environ.get("PORTICO_SECRET_KEYS", "")
 # A FAILED, WARNING, KILLED or RETRIED execution keeps its encrypted secrets this long for a restart;
 # the daily purge job then drops them. Other ended executions drop them at once.
 PORTICO_SECRET_RESTART_HOURS = float(os.environ.get("PORTICO_SECRET_RESTART_HOURS", "24"))
+# The audit chain's HMAC key (portal/audit/keys.py), kept out of the database so a database writer cannot
+# recompute the chain. Unset: derived from SECRET_KEY (development; `check --deploy` warns in production).
+PORTICO_AUDIT_KEY = os.environ.get("PORTICO_AUDIT_KEY", "")
+# Audit rows older than this many days are archived by a daily job to signed, compressed JSON Lines files
+# in PORTICO_AUDIT_ARCHIVE_DIR and leave the table (portal/audit/archive.py); 0 keeps every row in the table.
+PORTICO_AUDIT_RETENTION_DAYS = float(os.environ.get("PORTICO_AUDIT_RETENTION_DAYS", "0"))
+PORTICO_AUDIT_ARCHIVE_DIR = Path(os.environ.get("PORTICO_AUDIT_ARCHIVE_DIR", DATA_DIR / "audit-archive"))
 # Kestra's allowedNamespaces: {"target.namespace": ["namespace allowed to act on it", ...]}, as JSON.
 # A namespace not listed accepts every namespace (Kestra's default); a namespace always reaches itself.
 PORTICO_ALLOWED_NAMESPACES = json.loads(os.environ.get("PORTICO_ALLOWED_NAMESPACES") or "{}")
@@ -364,6 +406,16 @@ if PORTICO_SCHEDULE_RECOVER_MISSED_SCHEDULES not in ("ALL", "LAST", "NONE"):
     raise ValueError("PORTICO_SCHEDULE_RECOVER_MISSED_SCHEDULES must be ALL, LAST or NONE")
 PORTICO_SCHEDULE_BATCH = int(os.environ.get("PORTICO_SCHEDULE_BATCH", "10"))
 PORTICO_DRIFT_SWEEP_SECONDS = float(os.environ.get("PORTICO_DRIFT_SWEEP_SECONDS", "900"))
+# Flows from Git (portal/catalog/git_sources.py): every active source is fetched and synced this often
+# (and on its push webhook); one git command may take this long before it is stopped.
+PORTICO_GIT_SYNC_SECONDS = float(os.environ.get("PORTICO_GIT_SYNC_SECONDS", "300"))
+PORTICO_GIT_TIMEOUT_SECONDS = float(os.environ.get("PORTICO_GIT_TIMEOUT_SECONDS", "120"))
+# Approval policies (portal/approvals): how often deadlines are swept, and how long an emailed
+# approve/reject link stays valid.
+PORTICO_APPROVAL_SWEEP_SECONDS = float(os.environ.get("PORTICO_APPROVAL_SWEEP_SECONDS", "60"))
+PORTICO_APPROVAL_LINK_HOURS = float(os.environ.get("PORTICO_APPROVAL_LINK_HOURS", "72"))
+# Also email each approver of a new request their own approve/reject links (reminders always carry them).
+PORTICO_APPROVAL_EMAIL_LINKS = _env_bool("PORTICO_APPROVAL_EMAIL_LINKS", False)
 CELERY_BEAT_SCHEDULE = {
     "orchestrator-reconcile": {"task": "orchestrator.reconcile", "schedule": 30.0},
     "resources-expire": {"task": "portal.resources.expire", "schedule": 300.0},
@@ -372,6 +424,14 @@ CELERY_BEAT_SCHEDULE = {
     "storage-purge": {"task": "orchestrator.purge_storage", "schedule": 86400.0},
     # Polling triggers (orchestrator/scheduler/polling.py): each is evaluated once per its own interval.
     "triggers-poll": {"task": "orchestrator.poll_triggers", "schedule": 5.0},
+    "git-sources-sync": {"task": "portal.catalog.sync_git_sources", "schedule": PORTICO_GIT_SYNC_SECONDS},
+    # Audit rows older than PORTICO_AUDIT_RETENTION_DAYS move to signed archive files (portal/audit/archive).
+    "audit-archive": {"task": "portal.audit.archive", "schedule": 86400.0},
+    # Approval deadlines (portal/approvals/deadlines.py): expire, escalate and remind undecided requests.
+    "approvals-deadlines": {
+        "task": "portal.approvals.sweep_deadlines",
+        "schedule": PORTICO_APPROVAL_SWEEP_SECONDS,
+    },
 }
 
 # --- Terraform (orchestrator.plugins.terraform.runner) ------------------------------------------------------
@@ -394,6 +454,16 @@ HCLOUD_TERRAFORM_MODULE = os.environ.get("PORTICO_HCLOUD_TERRAFORM_MODULE") or (
 # secret('NAME') in a flow reads these (orchestrator.flowmodel.config_functions); setting('NAME') only
 # these names.
 PORTICO_SECRET_SETTINGS = ("HCLOUD_TOKEN",)
+# Where secret('NAME') finds namespace secrets first (orchestrator.state.secret_store): "database" (set in
+# the admin, encrypted with PORTICO_SECRET_KEYS) or "vault" (HashiCorp Vault KV v2, the `vault` extra).
+# Then PORTICO_SECRET_SETTINGS, then Kestra's base64 SECRET_<NAME> environment variables.
+PORTICO_SECRET_BACKEND = os.environ.get("PORTICO_SECRET_BACKEND", "database")
+if PORTICO_SECRET_BACKEND not in ("database", "vault"):
+    raise ValueError("PORTICO_SECRET_BACKEND must be database or vault")
+PORTICO_VAULT_ADDR = os.environ.get("PORTICO_VAULT_ADDR", "")
+PORTICO_VAULT_TOKEN = os.environ.get("PORTICO_VAULT_TOKEN", "")
+PORTICO_VAULT_MOUNT = os.environ.get("PORTICO_VAULT_MOUNT", "secret")
+PORTICO_VAULT_PATH_PREFIX = os.environ.get("PORTICO_VAULT_PATH_PREFIX", "portico")
 PORTICO_TEMPLATE_SETTINGS = ("HCLOUD_TERRAFORM_MODULE",)
 # Owners are warned this long before a resource's lifetime ends (once per expiry date).
 PORTICO_RESOURCE_WARNING_HOURS = float(os.environ.get("PORTICO_RESOURCE_WARNING_HOURS", "24"))

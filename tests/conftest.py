@@ -169,3 +169,16 @@ def unconsumed_queue(redis_url: str) -> Iterator[str]:
     finally:
         celery_app.conf.task_default_queue = previous
         _drop_queue(redis_url, name)
+
+
+def database_url() -> str:
+    """The test database as a URL a subprocess (``manage.py``, a Celery worker) understands."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    host = f"{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}"
+    return f"postgres://{user}{password}@{host}/{db['NAME']}"

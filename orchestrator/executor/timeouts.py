@@ -83,7 +83,17 @@ class Watchdog:
                 return
             run = TaskRun.objects.select_related("execution").filter(pk=self.taskrun_id).first()
             if run is not None:
-                walker.task_failed(run, self.message, self.secrets, attempt=self.attempt)
+                with transaction.atomic():
+                    # A WorkingDirectory's children run inline in this attempt: they end with it, in the
+                    # same transaction, so the execution never ends while one still shows RUNNING (the
+                    # interrupted child's own late transition is then refused as a no-op).
+                    unfinished = TaskRun.objects.filter(parent_id=run.pk).exclude(
+                        state__in=[s.value for s in TERMINAL]
+                    )
+                    for child in unfinished:
+                        stopped = f"stopped: {self.message}"
+                        transitions.transition(child, S.FAILED, reason=stopped, error=stopped, wake_at=None)
+                    walker.task_failed(run, self.message, self.secrets, attempt=self.attempt)
         except Exception:  # a watchdog must never take the worker down
             logger.exception("timeout of task run %s could not be recorded", self.taskrun_id)
         finally:

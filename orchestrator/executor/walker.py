@@ -27,7 +27,7 @@ from orchestrator.executor import (
     retries,
     sla,
 )
-from orchestrator.flowmodel import masking, task_api, templating, worker_group
+from orchestrator.flowmodel import masking, output_types, task_api, templating, worker_group
 from orchestrator.flowmodel.spec import Flow, TaskSpec
 from orchestrator.state import template_context
 from orchestrator.state.flow_snapshots import flow_for, record_revision, remember
@@ -140,8 +140,8 @@ def advance(execution_id: Any) -> None:
         if outcome in (S.SUCCESS, S.WARNING) and flow.outputs:
             try:
                 outputs = _flow_outputs(execution, flow)
-            except templating.TemplateError as exc:
-                log(execution, None, "ERROR", f"flow outputs: {exc}")
+            except (templating.TemplateError, output_types.OutputInvalid) as exc:
+                log(execution, None, "ERROR", f"Failed to render output values: {exc}")
                 outcome = S.FAILED
         if transition(execution, outcome, outputs=outputs):
             _after_end(execution)
@@ -168,8 +168,12 @@ def _after_end(execution: Execution) -> None:
 
 
 def _flow_outputs(execution: Execution, flow: Flow) -> dict[str, Any]:
+    """Rendered, then converted by each output's ``type`` (Kestra's typedOutputs)."""
     context = template_context.build(execution, flow, execution.task_runs.all())
-    return {out["id"]: templating.render(out.get("value"), context) for out in flow.outputs}
+    return {
+        out["id"]: output_types.typed(out, templating.render(out.get("value"), context))
+        for out in flow.outputs
+    }
 
 
 def task_succeeded(

@@ -1,8 +1,11 @@
 """Template functions that read deployment configuration, so flows name it instead of containing it.
 
-* ``secret('NAME')`` — Kestra's function. Values come from the settings named in
-  ``settings.PORTICO_SECRET_SETTINGS`` (e.g. ``HCLOUD_TOKEN``) or, as in Kestra's open-source
-  edition, from a base64-encoded ``SECRET_NAME`` environment variable. Every value read is
+* ``secret('NAME')`` — Kestra's function. A value comes from, in this order: the secret store of
+  the flow's namespace or its nearest parent that defines it (``secret_lookup``: the database store
+  managed in the admin, or Vault), the settings named in ``settings.PORTICO_SECRET_SETTINGS`` (e.g.
+  ``HCLOUD_TOKEN``), or, as in Kestra's open-source edition, a base64-encoded ``SECRET_NAME``
+  environment variable (the name upper-cased, line breaks in the value ignored, as Kestra does). It
+  is read at every render, so a changed value is used by the next task run. Every value read is
   registered for masking before it can reach a log.
 * ``setting('NAME')`` — a deployment choice a flow may branch on (which Terraform module stands for
   Hetzner Cloud here), from the allow-list ``settings.PORTICO_TEMPLATE_SETTINGS``; nothing else of
@@ -14,11 +17,12 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 from typing import Any
 
 from django.conf import settings
 
-from orchestrator.flowmodel import masking
+from orchestrator.flowmodel import masking, secret_lookup
 
 
 class ConfigLookupError(Exception):
@@ -27,19 +31,28 @@ class ConfigLookupError(Exception):
 
 def secret(name: Any) -> str:
     key = str(name)
+    value = secret_lookup.find(secret_lookup.current_namespace(), key) or ""
     allowed = getattr(settings, "PORTICO_SECRET_SETTINGS", ()) or ()
-    value = getattr(settings, key, "") if key in allowed else ""
+    if not value and key in allowed:
+        value = getattr(settings, key, "") or ""
     if not value:
-        encoded = os.environ.get(f"SECRET_{key}")
-        if encoded:
-            try:
-                value = base64.b64decode(encoded, validate=True).decode()
-            except (binascii.Error, ValueError):
-                raise ConfigLookupError(f"environment variable SECRET_{key} is not valid base64") from None
+        value = _from_environment(key)
     if not value:
         raise ConfigLookupError(f"secret '{key}' is not configured")
     masking.register_secrets([value])
     return value
+
+
+def _from_environment(key: str) -> str:
+    """Kestra OSS's ``SECRET_<KEY>`` variables: base64 values, keys compared upper-cased."""
+    wanted = f"SECRET_{key.upper()}"
+    encoded = next((v for k, v in os.environ.items() if k.upper() == wanted), None)
+    if not encoded:
+        return ""
+    try:
+        return base64.b64decode(re.sub(r"[\r\n]", "", encoded), validate=True).decode()
+    except (binascii.Error, ValueError):
+        raise ConfigLookupError(f"environment variable {wanted} is not valid base64") from None
 
 
 def setting(name: Any) -> Any:

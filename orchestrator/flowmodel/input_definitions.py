@@ -13,6 +13,7 @@ from typing import Any
 
 from orchestrator.flowmodel import input_options, input_types
 from orchestrator.flowmodel.input_options import OPTIONS_KEY
+from orchestrator.flowmodel.input_types import VALIDATOR_MESSAGE_KEY
 from orchestrator.flowmodel.parse_values import Checks
 from orchestrator.flowmodel.templating import has_template
 from orchestrator.flowmodel.yamlsource import item_line, key_line, plain, type_name, value_line
@@ -25,9 +26,10 @@ INPUT_COMMON_KEYS = frozenset(
 REFUSED_INPUT_KEYS = frozenset("prefill isRadio autoSelectFirst extension expression".split())
 _BOUNDS, _DATE_BOUNDS = {"min", "max"}, {"after", "before", "min", "max"}
 _CHOICES = {"values", "options", "expression", "allowCustomValue", "autoSelectFirst", OPTIONS_KEY}
+_PATTERN = {"validator", VALIDATOR_MESSAGE_KEY}
 INPUT_KEYS_BY_TYPE = {
-    "STRING": {"validator", "minLength", "maxLength"},
-    "SECRET": {"validator"},
+    "STRING": _PATTERN | {"minLength", "maxLength"},
+    "SECRET": _PATTERN,
     "INT": _BOUNDS,
     "FLOAT": _BOUNDS,
     "DURATION": _BOUNDS,
@@ -36,7 +38,7 @@ INPUT_KEYS_BY_TYPE = {
     "TIME": _DATE_BOUNDS,
     "SELECT": _CHOICES | {"isRadio"},
     "MULTISELECT": _CHOICES | {"itemType"},
-    "ARRAY": {"itemType", "validator"},
+    "ARRAY": {"itemType"},  # Kestra's ArrayInput has no validator
     "FILE": {"allowedFileExtensions", "extension"},
 }
 
@@ -53,11 +55,20 @@ class InputSpec:
     description: str | None = None
     display_name: str | None = None
     validator: str | None = None
+    validator_message: str | None = None  # ``portico.validatorMessage``: what people read on a mismatch
     min: Any = None
     max: Any = None
     values: list | None = None
     extra: dict = field(default_factory=dict)
     line: int = 0
+
+    @property
+    def label(self) -> str:
+        """What people read: ``displayName``, else the id as words (``server_type`` → "Server type")."""
+        if self.display_name and self.display_name.strip():
+            return self.display_name.strip()
+        text = " ".join(self.id.replace("_", " ").replace("-", " ").replace(".", " ").split())
+        return f"{text[:1].upper()}{text[1:]}" if text else self.id
 
 
 class InputParser(Checks):
@@ -124,9 +135,15 @@ class InputParser(Checks):
     def _input_spec(self, item: dict, kind: str, input_id: str, line: int, path: str) -> InputSpec | None:
         before = len(self.ctx.errors)
         required = self.boolean(item, "required", f"{path}.required", True)
-        for key in ("description", "displayName", "validator"):
+        for key in ("description", "displayName", "validator", VALIDATOR_MESSAGE_KEY):
             self.optional_string(item, key, f"{path}.{key}")
         validator = item.get("validator")
+        if VALIDATOR_MESSAGE_KEY in item and validator is None:
+            self.ctx.error(
+                key_line(item, VALIDATOR_MESSAGE_KEY),
+                f"{path}.{VALIDATOR_MESSAGE_KEY}",
+                "explains a 'validator': add one or remove this message",
+            )
         if isinstance(validator, str):
             try:
                 re.compile(validator)
@@ -167,7 +184,8 @@ class InputParser(Checks):
         extra = {
             k: plain(v)
             for k, v in item.items()
-            if k not in INPUT_COMMON_KEYS and k not in {"validator", "min", "max", "values", "options"}
+            if k not in INPUT_COMMON_KEYS
+            and k not in {"validator", VALIDATOR_MESSAGE_KEY, "min", "max", "values", "options"}
         }
         if kind == "ARRAY":
             extra["itemType"] = input_types.canonical_type(item["itemType"])
@@ -179,6 +197,7 @@ class InputParser(Checks):
             description=item.get("description"),
             display_name=item.get("displayName"),
             validator=validator,
+            validator_message=item.get(VALIDATOR_MESSAGE_KEY),
             min=item.get("min"),
             max=item.get("max"),
             values=[str(v) for v in values] if isinstance(values, list) else None,
@@ -205,6 +224,8 @@ class InputParser(Checks):
             static = replace(spec, extra={k: v for k, v in spec.extra.items() if k != OPTIONS_KEY})
             try:
                 input_types.coerce(static, default)
+            except input_types.FormatMismatch as exc:  # the author reads the pattern, not the plain words
+                self.ctx.error(value_line(item, "defaults"), f"{path}.defaults", f"must match {exc.pattern}")
             except ValueError as exc:
                 self.ctx.error(value_line(item, "defaults"), f"{path}.defaults", str(exc))
         return spec if len(self.ctx.errors) == before else None

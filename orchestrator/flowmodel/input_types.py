@@ -75,6 +75,8 @@ MAX_FILE_NAME_BYTES = 200
 MAX_EMAIL_CHARS = 254  # RFC 5321's limit for an address
 _MAX_FLOAT_TEXT = 400  # characters of a FLOAT as text: more digits than a double keeps
 _MAX_INT_TEXT = 40  # characters of an INT as text: enough for any 64-bit value with spaces and a sign
+# Kestra has no per-input message for ``validator``; this Portico key (like ``portico.options``) gives one.
+VALIDATOR_MESSAGE_KEY = "portico.validatorMessage"
 # The key of an error about all the inputs together; input ids cannot start with "_".
 ALL_INPUTS = "__all__"
 _MAX_UNKNOWN_REPORTED = 20  # unknown keys named in one error report (a hostile body may send thousands)
@@ -174,6 +176,28 @@ def _json_loads(text: str) -> Any:
         raise ValueError(f"is nested too deeply (at most {depth_limit()} levels)") from None
     except ValueError as exc:  # a NaN, an infinite float, an integer of thousands of digits
         raise ValueError(f"must be valid JSON ({exc})") from None
+
+
+class FormatMismatch(ValueError):
+    """A value does not match its input's ``validator``. People read plain words (and the flow's
+    ``portico.validatorMessage``), never the pattern; a flow's author, loading it, reads ``pattern``."""
+
+    def __init__(self, pattern: str, message: str | None) -> None:
+        plain = "is not in the expected format"
+        super().__init__(f"{plain}. {message.strip().rstrip('.')}" if message and message.strip() else plain)
+        self.pattern = pattern
+
+
+class _Cleared:
+    """The type of ``CLEARED``."""
+
+    def __repr__(self) -> str:
+        return "CLEARED"
+
+
+# A value someone emptied on purpose in a form that showed the default (an optional input): it stays
+# unset. An absent or null value still takes the default, as in Kestra (``FlowInputOutput``).
+CLEARED = _Cleared()
 
 
 class InputError(ValueError):
@@ -558,19 +582,16 @@ def _check_bounds(spec: InputSpec, value: Any) -> None:
         key = lambda v: time.fromisoformat(_as_time(v))  # noqa: E731
     else:
         return
+    numeric = kind in ("INT", "FLOAT", "DURATION")
     if low is not None and key(value) < key(low):
-        raise ValueError(
-            f"must be ≥ {_fmt(low)}" if kind in ("INT", "FLOAT", "DURATION") else f"must be after {low}"
-        )
+        raise ValueError(f"must be at least {_fmt(low)}" if numeric else f"must be on or after {low}")
     if high is not None and key(value) > key(high):
-        raise ValueError(
-            f"must be ≤ {_fmt(high)}" if kind in ("INT", "FLOAT", "DURATION") else f"must be before {high}"
-        )
+        raise ValueError(f"must be at most {_fmt(high)}" if numeric else f"must be on or before {high}")
 
 
 def _check_string(spec: InputSpec, value: str) -> None:
     if spec.validator is not None and re.fullmatch(spec.validator, value) is None:
-        raise ValueError(f"must match {spec.validator}")
+        raise FormatMismatch(spec.validator, spec.validator_message)
     min_length, max_length = spec.extra.get("minLength"), spec.extra.get("maxLength")
     if min_length is not None and len(value) < int(min_length):
         raise ValueError(f"must be at least {min_length} characters long")
@@ -646,7 +667,9 @@ def resolve_inputs(flow: Flow, raw: dict[str, Any], *, files_prefix: str | None 
     resolved: dict[str, Any] = {}
     for spec in flow.inputs:
         value = raw.get(spec.id)
-        if _is_missing(value):
+        if value is CLEARED:
+            value = None  # emptied on purpose: no default (a required input then reports "is required")
+        elif _is_missing(value):
             # A declared default, even an empty string, is a value (Kestra: required + defaults: '' is fine).
             value = spec.defaults
             if has_template(value):

@@ -25,6 +25,13 @@ def register_secrets(values: Iterable[object]) -> None:
                 _secrets.add(text)
 
 
+def known_secrets() -> list[str]:
+    """The secret values this process has seen (``secret()`` reads, tokens): outputs holding one are
+    sealed before they are stored, like those holding a SECRET input."""
+    with _lock:
+        return list(_secrets)
+
+
 def mask(text: str, extra: Iterable[object] = (), *, per_character: bool = False) -> str:
     """Return ``text`` with every known secret (and any in ``extra``) replaced by ``MASK``, or, with
     ``per_character``, by one ``*`` per character as Kestra's run-context logger writes log lines."""

@@ -14,6 +14,11 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
+# Part of the task API: ``return {"password": Secret(value)}`` stores it encrypted and shows ``******``.
+from orchestrator.flowmodel.secrets_at_rest import Secret
+
+__all__ = ["OUTPUT_DIR", "RunContext", "Secret", "StepError", "TaskType", "register"]
+
 
 class StepError(Exception):
     """A task failed. ``permanent=False`` lets the engine retry it under the task's retry policy."""

@@ -19,6 +19,7 @@ from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.exceptions import TemplateError as JinjaTemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
+from orchestrator.flowmodel import secret_lookup
 from orchestrator.flowmodel.pebble import (
     FILTERS,
     GLOBALS,
@@ -179,7 +180,7 @@ def render_string(text: str, context: Mapping[str, Any]) -> str:
         return text
     token = _paths.set(_PathIndex(context))
     try:
-        with render_budget():
+        with render_budget(), secret_lookup.rendering_for(_flow_namespace(context)):
             return _render_text(text, context)
     finally:
         _paths.reset(token)
@@ -191,10 +192,18 @@ def render(value: Any, context: Mapping[str, Any]) -> Any:
         return value
     token = _paths.set(_PathIndex(context))
     try:
-        with render_budget():
+        with render_budget(), secret_lookup.rendering_for(_flow_namespace(context)):
             return _render_value(value, context)
     finally:
         _paths.reset(token)
+
+
+def _flow_namespace(context: Mapping[str, Any]) -> str | None:
+    """The namespace ``secret()`` reads for: the engine's ``flow.namespace``, taken from the context
+    given here in Python, so nothing a template assigns can change it."""
+    flow = context.get("flow") if isinstance(context, Mapping) else None
+    namespace = flow.get("namespace") if isinstance(flow, Mapping) else None
+    return namespace if isinstance(namespace, str) else None
 
 
 def has_template(text: Any) -> bool:

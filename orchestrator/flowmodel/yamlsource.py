@@ -92,7 +92,11 @@ def _convert(loader: _Loader, node: yaml.Node, path: str, error: ErrorSink, dept
 
 def load(text: str, error: ErrorSink) -> Any:
     """Parse one YAML document into LineMap/LineSeq/scalars; problems go to ``error``, not exceptions."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader refuses control characters here, before any parsing
+    except yaml.YAMLError as exc:
+        error(1, "", f"invalid YAML: {exc}")
+        return None
     try:
         node = loader.get_single_node()
         return None if node is None else _convert(loader, node, "", error)

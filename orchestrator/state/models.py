@@ -291,3 +291,29 @@ class FlowConcurrency(models.Model):
 
     def __str__(self) -> str:
         return f"{self.namespace}.{self.flow_id}"
+
+
+class NamespaceSecret(models.Model):
+    """A secret of a namespace, read by ``{{ secret('NAME') }}`` in its flows and its child namespaces'
+    (``orchestrator.state.secret_store``; Kestra's namespace secrets).
+
+    ``sealed`` is ``{"$secret": "<Fernet token>"}`` (``flowmodel.secrets_at_rest``): never plaintext, and
+    ``manage.py rotate_secrets`` re-encrypts it like every other sealed JSON value. Changes go through
+    ``secret_store.set_secret`` / ``delete_secret``, which send ``namespace_secret_changed``.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    namespace = models.CharField(max_length=255)
+    name = models.CharField(max_length=255)
+    sealed = models.JSONField()
+    updated = models.DateTimeField(auto_now=True)
+    updated_by = models.CharField(max_length=150, blank=True, default="")
+
+    class Meta:
+        ordering = ["namespace", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["namespace", "name"], name="orch_namespacesecret_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"

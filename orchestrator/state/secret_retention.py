@@ -25,7 +25,7 @@ from django.db.models.functions import Cast
 from django.db.models.signals import pre_save
 from django.utils import timezone
 
-from orchestrator.flowmodel import input_types, secrets_at_rest
+from orchestrator.flowmodel import input_types, masking, secrets_at_rest
 from orchestrator.flowmodel.spec import Flow, parse_inputs
 from orchestrator.state.flow_snapshots import flow_for
 from orchestrator.state.models import TERMINAL, Execution, State, TaskRun
@@ -69,7 +69,8 @@ def sealed_outputs(obj: Execution | TaskRun, outputs: Any) -> Any:
     flow = flow_for(execution)
     if isinstance(obj, TaskRun) and isinstance(outputs, dict) and isinstance(outputs.get("onResume"), dict):
         outputs = {**outputs, "onResume": _sealed_on_resume(flow, obj.task_id, outputs["onResume"])}
-    secrets = secret_values(execution, flow)
+    # SECRET inputs, and values ``secret()`` (or a plugin) registered while rendering this run.
+    secrets = [*secret_values(execution, flow), *masking.known_secrets()]
     if not secrets and not secrets_at_rest.has_marked(outputs):
         return outputs
     return secrets_at_rest.seal_outputs(outputs, secrets)

@@ -19,3 +19,7 @@ trigger_enabled_changed = Signal()
 # details (dict). Sent by a task the moment something exists at a provider (``RunContext.created``),
 # in its own committed transaction, so a run killed or crashed right after still leaves a record.
 provider_object_created = Signal()
+# sender=NamespaceSecret; kwargs: secret_id (int), namespace (str), name (str), action ("created",
+# "replaced" or "deleted"), user (the acting user or None). Sent inside the transaction that changes
+# the row; it never carries the value.
+namespace_secret_changed = Signal()

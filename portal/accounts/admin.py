@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import CostCenter, User
+from .models import CostCenter, NamespaceGrant, User
 
 
 @admin.register(User)
@@ -24,3 +24,13 @@ class CostCenterAdmin(admin.ModelAdmin):
     search_fields = ("code", "name")
     autocomplete_fields = ("owner",)
     filter_horizontal = ("members", "member_groups", "approvers")
+
+
+@admin.register(NamespaceGrant)
+class NamespaceGrantAdmin(admin.ModelAdmin):
+    """Roles on namespaces (``accounts.rules``): ``team-a``, ``team-a.*`` (and below) or ``*``."""
+
+    list_display = ("namespace_pattern", "role", "user", "group", "created")
+    list_filter = ("role",)
+    search_fields = ("namespace_pattern", "user__username", "group__name")
+    autocomplete_fields = ("user", "group")

@@ -1,9 +1,15 @@
-"""Roles are groups: requesters ask, approvers decide; code checks the permission, never a group name."""
+"""Roles: requesters ask, approvers decide, in the namespaces granted to them (``accounts.rules``).
+
+The historical global groups (requesters, approvers) still hold their permission and mean their role on
+every namespace; code checks a capability, never a group name. Cost-center rules come on top: a
+requester charges only their cost centers, an approver listed on cost centers decides only theirs.
+"""
 
 from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
+from . import rules
 from .models import CostCenter
 
 REQUESTERS = "requesters"
@@ -49,12 +55,15 @@ def ensure_roles(apps=None) -> None:  # noqa: ANN001 - Django's migration app re
 
 
 def is_approver(user) -> bool:  # noqa: ANN001 - any auth user
-    return bool(user and user.is_authenticated and user.has_perm(APPROVE_PERMISSION))
+    """Approver in at least one namespace (the approvers' group: in all); opens the approval queue."""
+    return rules.holds_anywhere(user, rules.APPROVE)
 
 
 def is_requester(user) -> bool:  # noqa: ANN001 - any auth user
-    """Who may ask for resources: the requesters' permission (superusers have every permission)."""
-    return bool(user and user.is_authenticated and user.has_perm(REQUEST_PERMISSION))
+    """Requester in at least one namespace (the requesters' group: in all; superusers: everywhere).
+
+    Whether they may request a given flow is ``rules.can_request_in`` on its namespace."""
+    return rules.holds_anywhere(user, rules.REQUEST)
 
 
 def chargeable_cost_centers(user) -> QuerySet[CostCenter]:  # noqa: ANN001 - any auth user
@@ -93,14 +102,39 @@ def approval_scope(user) -> set[int] | None:  # noqa: ANN001 - any auth user
     return scoped or None
 
 
-def may_decide_on(user, cost_center_id: int | None) -> bool:  # noqa: ANN001 - any auth user
-    """Whether ``user``'s approver role covers requests charged to ``cost_center_id``."""
+def cost_center_scope(user) -> set[int] | None:  # noqa: ANN001 - any auth user
+    """Cost center ids ``user`` is scoped to (``CostCenter.approvers`` lists them); None when unscoped.
+
+    Narrows all their oversight (seeing others' objects, operating, deciding), whatever their namespaces.
+    """
+    if not (user and user.is_authenticated) or user.is_superuser:
+        return None
+    return set(user.approval_scopes.values_list("pk", flat=True)) or None
+
+
+def may_decide_on(user, cost_center_id: int | None, namespace: str | None = None) -> bool:  # noqa: ANN001
+    """Whether ``user``'s approver role covers a request charged to ``cost_center_id`` for a flow of
+    ``namespace``: approver there (``rules.can_approve_in``) and, when scoped to cost centers, on one of
+    theirs. ``namespace`` None (a caller that does not know it) is covered by an approver on ``*`` only.
+
+    Self-approval is the approvals service's to forbid, not this rule's.
+    """
+    if not rules.can_approve_in(user, namespace):
+        return False
     scope = approval_scope(user)
     return scope is None or (cost_center_id is not None and cost_center_id in scope)
 
 
+def decidable_q(user, *, cost_center: str = "cost_center", namespace: str = "catalog_flow__namespace") -> Q:  # noqa: ANN001
+    """``may_decide_on`` as a filter on requests (``cost_center``/``namespace`` name their fields)."""
+    scope = approval_scope(user)
+    condition = rules.namespace_q(user, rules.APPROVE, namespace)
+    return condition if scope is None else condition & Q(**{f"{cost_center}__in": scope})
+
+
 def can_view_audit(user) -> bool:  # noqa: ANN001 - any auth user
-    """Approvers and administrators read the audit log."""
+    """Who opens the audit log: overseers of at least one namespace (they read its entries,
+    ``visibility.visible_audit_events``) and holders of the audit model's view permission (all of it)."""
     if not (user and user.is_authenticated):
         return False
-    return is_approver(user) or user.has_perm("audit.view_auditevent")
+    return rules.holds_anywhere(user, rules.OVERSEE) or user.has_perm("audit.view_auditevent")

@@ -20,6 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from orchestrator.executor.walker import FlowDisabled
+from orchestrator.flowmodel import secrets_at_rest
 from orchestrator.flowmodel.input_types import InputsInvalid, check_tree, depth_limit
 from orchestrator.flowmodel.templating import TemplateError
 from orchestrator.scheduler import triggers
@@ -141,7 +142,7 @@ def webhook(request: HttpRequest, namespace: str, flow_id: str, key: str) -> Htt
         return JsonResponse(_summary(execution), status=202)
     body = _summary(execution)
     if reply.return_outputs:
-        body["outputs"] = execution.outputs or {}
+        body["outputs"] = secrets_at_rest.masked(execution.outputs or {})  # sealed values as ******
     return JsonResponse(body)
 
 

@@ -6,4 +6,4 @@ class ApprovalsConfig(AppConfig):
     label = "approvals"
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401
+        from . import receivers  # noqa: F401  (also registers the portico.approval.* label check)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from portal.accounts.roles import approval_scope
+from portal.accounts.roles import decidable_q
 from portal.requests.models import RequestState, ResourceRequest
 from portal.requests.selectors import display_inputs
+
+from .models import RequestPolicy
 
 
 def pending_requests(user: Any = None) -> QuerySet[ResourceRequest]:
@@ -23,9 +25,20 @@ def pending_requests(user: Any = None) -> QuerySet[ResourceRequest]:
     )
     if user is None:
         return qs
-    scope = approval_scope(user)
-    qs = qs.exclude(requester=user)
-    return qs if scope is None else qs.filter(cost_center__in=scope)
+    mine = qs.exclude(requester=user).filter(decidable_q(user))  # accounts.roles.may_decide_on, as a filter
+    return mine if user.is_superuser else mine.filter(_in_policy_groups(user))
+
+
+def _in_policy_groups(user: Any) -> Q:
+    """Requests whose frozen approval policy (``policies.may_decide_alone``) lets ``user``'s groups
+    decide: unrestricted ones, those naming one of their groups, and escalated ones to their group."""
+    groups = user.groups.all()
+    allowed = RequestPolicy.objects.filter(
+        Q(restricted=False)
+        | Q(approver_groups__in=groups)
+        | Q(escalated_at__isnull=False, escalate_to__in=groups)
+    ).values("request_id")
+    return Q(approval_policy__isnull=True) | Q(pk__in=allowed)
 
 
 def pending_count(user: Any = None) -> int:

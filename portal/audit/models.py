@@ -5,7 +5,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-GENESIS_HASH = "0" * 64
+from . import verbs
+from .chain import GENESIS_HASH, KEYED, PLAIN
+
+__all__ = ["GENESIS_HASH", "AuditChainHead", "AuditEvent", "AuditLogIsAppendOnly"]
 
 
 class AuditLogIsAppendOnly(Exception):
@@ -26,7 +29,9 @@ class AuditEventQuerySet(models.QuerySet):
 class AuditEvent(models.Model):
     """One thing that happened: who did what to which object, on which cost center, with details.
 
-    ``hash`` is sha256(previous hash + this row's canonical JSON); ``services.verify_chain`` recomputes it.
+    ``hash`` links the row to the previous one: HMAC-SHA256 under a key outside the database (``scheme``
+    ``hmac-sha256``), or a plain sha256 for rows written before the chain was keyed (``chain``);
+    ``verification.verify_chain`` recomputes it.
     Users and cost centers referenced here are protected: deactivate them instead of deleting.
     """
 
@@ -44,6 +49,9 @@ class AuditEvent(models.Model):
     details = models.JSONField(default=dict, blank=True)
     prev_hash = models.CharField(max_length=64, unique=True)
     hash = models.CharField(max_length=64, unique=True)
+    scheme = models.CharField(
+        max_length=16, default=KEYED, choices=[(PLAIN, "SHA-256 (before keying)"), (KEYED, "HMAC-SHA256")]
+    )
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -66,6 +74,11 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):  # noqa: ANN002, ANN003
         raise AuditLogIsAppendOnly("audit events cannot be deleted")
+
+    @property
+    def label(self) -> str:
+        """The verb as people read it, whichever spelling the row was recorded with (``verbs``)."""
+        return verbs.label(self.verb)
 
     @property
     def flow(self) -> str:

@@ -1,8 +1,7 @@
-"""The one writer of the audit log."""
+"""The one writer of the audit log, and its verifier."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -11,6 +10,8 @@ from django.utils import timezone
 
 from orchestrator.flowmodel import secrets_at_rest
 
+from . import chain
+from .keys import audit_key
 from .models import GENESIS_HASH, AuditChainHead, AuditEvent
 
 SYSTEM_ACTOR = "system"
@@ -22,24 +23,12 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(secrets_at_rest.masked(value), default=str))
 
 
-def canonical_json(event: AuditEvent) -> str:
-    payload = {
-        "created": event.created.isoformat(),
-        "actor_id": event.actor_id,
-        "actor_repr": event.actor_repr,
-        "verb": event.verb,
-        "target_type": event.target_type,
-        "target_id": event.target_id,
-        "flow_namespace": event.flow_namespace,
-        "flow_id": event.flow_id,
-        "cost_center_id": event.cost_center_id,
-        "details": event.details,
-    }
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+canonical_json = chain.canonical_json
 
 
 def compute_hash(prev_hash: str, event: AuditEvent) -> str:
-    return hashlib.sha256((prev_hash + canonical_json(event)).encode()).hexdigest()
+    """The link of ``event`` after ``prev_hash`` under the event's own scheme (keyed for new rows)."""
+    return chain.link_hash(event.scheme, prev_hash, event, audit_key())
 
 
 def _flow_parts(flow: Any) -> tuple[str, str]:
@@ -95,6 +84,7 @@ def record(
             cost_center=cost_center,
             details=_jsonable(details or {}),
             prev_hash=head.last_hash,
+            scheme=chain.KEYED,
         )
         event.hash = compute_hash(head.last_hash, event)
         event.save()
@@ -103,14 +93,30 @@ def record(
     return event
 
 
-def verify_chain() -> tuple[bool, int | None]:
-    """Recompute every hash in order; return (True, None) or (False, id of the first broken event)."""
-    prev, last_id = GENESIS_HASH, None
-    for event in AuditEvent.objects.order_by("id").iterator():
-        if event.prev_hash != prev or compute_hash(prev, event) != event.hash:
-            return False, event.pk
-        prev, last_id = event.hash, event.pk
-    head = AuditChainHead.objects.filter(pk=1).first()
-    if head is not None and head.last_hash != prev:
-        return False, last_id  # events after this one were removed
-    return True, None
+def start_keyed_chain(event_model: Any = AuditEvent, head_model: Any = AuditChainHead) -> bool:
+    """Append the ``audit.chain_keyed`` marker to a log that has only plain SHA-256 rows (True if it did).
+
+    The marker is the first keyed row: its HMAC covers the last plain hash, so the plain rows before it
+    can no longer be rewritten either. The migration passes its historical models; nothing is rewritten.
+    """
+    last = event_model.objects.order_by("-id").first()
+    if last is None or event_model.objects.filter(scheme=chain.KEYED).exists():
+        return False
+    head, _ = head_model.objects.get_or_create(pk=1, defaults={"last_hash": last.hash})
+    marker = event_model(
+        created=timezone.now(),
+        actor_repr=SYSTEM_ACTOR,
+        verb=chain.MARKER_VERB,
+        target_type="",
+        target_id="",
+        flow_namespace="",
+        flow_id="",
+        details={"plain_rows_up_to_id": last.pk},
+        prev_hash=head.last_hash,
+        scheme=chain.KEYED,
+    )
+    marker.hash = chain.keyed_hash(head.last_hash, marker, audit_key())
+    marker.save()
+    head.last_hash = marker.hash
+    head.save(update_fields=["last_hash"])
+    return True

@@ -19,7 +19,7 @@ from orchestrator.flowmodel import masking, secrets_at_rest, task_api
 from orchestrator.flowmodel.input_types import mask_inputs
 from orchestrator.flowmodel.spec import Flow, FlowValidationError
 from orchestrator.state import flow_snapshots, logs
-from orchestrator.state.models import Execution, LogLine, TaskRun
+from orchestrator.state.models import TERMINAL, Execution, LogLine, State, TaskRun
 from portal.accounts import visibility
 from portal.requests import links
 from portal.requests.models import ResourceRequest
@@ -48,7 +48,8 @@ def get_visible_execution(user: Any, pk: Any) -> tuple[Execution, ResourceReques
         raise Http404("no such execution")
     request = request_for(execution)
     owner = request.requester_id if request is not None else None
-    if not visibility.may_see(user, owner, request.cost_center_id if request is not None else None):
+    cost_center_id = request.cost_center_id if request is not None else None
+    if not visibility.may_see(user, owner, cost_center_id, execution.namespace):
         raise Http404("no such execution")
     return execution, request
 
@@ -58,7 +59,12 @@ def recent_executions(state: str = "", limit: int = 200) -> list[Execution]:
     qs = Execution.objects.order_by("-created")
     if state:
         qs = qs.filter(state=state)
-    executions = list(qs[:limit])
+    return with_origin(list(qs[:limit]))
+
+
+def with_origin(executions: list[Execution]) -> list[Execution]:
+    """``executions`` (one page of a list), each given ``request_pk`` (the request it belongs to, or
+    None) and ``started_by``: one query for all of them."""
     linked = links.request_ids([execution.pk for execution in executions])
     for execution in executions:
         execution.request_pk = linked.get(execution.pk)
@@ -118,9 +124,14 @@ def levels_from(level: str) -> list[str]:
     return sorted(wanted | {alias for alias, name in _LEVEL_ALIASES.items() if name in wanted})
 
 
-def log_lines(execution: Execution, *, level: str = "", after: int | None = None) -> list[LogLine]:
-    """Lines at ``level`` and above: the latest ``MAX_LOG_LINES``, or the next ones after id ``after``."""
+def log_lines(
+    execution: Execution, *, level: str = "", after: int | None = None, task: str = ""
+) -> list[LogLine]:
+    """Lines at ``level`` and above (of task ``task`` only, if given): the latest ``MAX_LOG_LINES``, or
+    the next ones after id ``after``."""
     qs: QuerySet[LogLine] = LogLine.objects.filter(execution=execution).select_related("taskrun")
+    if task:
+        qs = qs.filter(taskrun__task_id=task)
     if normalize_level(level) != LOG_LEVELS[0]:  # TRACE: everything, whatever level name a task used
         qs = qs.filter(level__in=levels_from(level))
     if after is not None:
@@ -161,13 +172,48 @@ class TaskRow:
     attempts: list[dict[str, Any]] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     segments: list[Bar] = field(default_factory=list)  # one bar per attempt once a run was retried
+    duration: str = ""  # busy time, idle gaps (waiting for a restart) left out
 
 
 @dataclass
 class Timeline:
+    """The time axis; ``gaps`` are idle stretches (a finished execution waiting to be restarted), cut
+    out of the axis and of durations so a restart a day later does not squash every bar to a sliver."""
+
     origin: datetime | None
     seconds: float
     ticks: list[tuple[float, str]]
+    gaps: list[tuple[datetime, datetime]] = field(default_factory=list)
+
+    def offset(self, moment: datetime) -> float:
+        """Seconds from the origin to ``moment``, idle gaps left out."""
+        if self.origin is None:
+            return 0.0
+        idle = sum((min(moment, end) - start).total_seconds() for start, end in self.gaps if moment > start)
+        return (moment - self.origin).total_seconds() - idle
+
+    def active_seconds(self, start: datetime | None, end: datetime) -> float:
+        """How long ``start``→``end`` was busy (idle gaps left out)."""
+        return max(self.offset(end) - self.offset(start), 0.0) if start is not None else 0.0
+
+
+def idle_gaps(history: list[dict[str, Any]]) -> list[tuple[datetime, datetime]]:
+    """From the execution's own state history: each stretch from its end (FAILED, KILLED...) to the
+    RESTARTED that woke it up again. A Pause is not idle: it is part of the run, as in Kestra."""
+    gaps: list[tuple[datetime, datetime]] = []
+    last_end: datetime | None = None
+    for entry in history or []:
+        when = _parse_iso(entry.get("date"))
+        if when is None:
+            continue
+        state = entry.get("state")
+        if state in TERMINAL:
+            last_end = when
+        elif state == State.RESTARTED and last_end is not None:
+            if when > last_end:
+                gaps.append((last_end, when))
+            last_end = None
+    return gaps
 
 
 def format_seconds(seconds: float) -> str:
@@ -192,16 +238,17 @@ def timeline(execution: Execution, runs: list[TaskRun], now: datetime) -> Timeli
     end = execution.ended if execution.is_terminal and execution.ended else now
     if execution.is_terminal and not execution.ended and ends:
         end = max(ends)
-    seconds = max((end - origin).total_seconds(), 0.001)
-    ticks = [(pct, format_seconds(seconds * pct / 100)) for pct in (0, 25, 50, 75, 100)]
-    return Timeline(origin, seconds, ticks)
+    axis = Timeline(origin, 0.0, [], [gap for gap in idle_gaps(execution.history) if gap[1] <= end])
+    axis.seconds = max(axis.offset(end), 0.001)
+    axis.ticks = [(pct, format_seconds(axis.seconds * pct / 100)) for pct in (0, 25, 50, 75, 100)]
+    return axis
 
 
 def _bar(axis: Timeline, start: datetime | None, end: datetime | None, now: datetime) -> Bar | None:
     if axis.origin is None or start is None:
         return None
-    left = min(max((start - axis.origin).total_seconds() / axis.seconds * 100, 0.0), 100.0)
-    width = ((end or now) - start).total_seconds() / axis.seconds * 100
+    left = min(max(axis.offset(start) / axis.seconds * 100, 0.0), 100.0)
+    width = axis.active_seconds(start, end or now) / axis.seconds * 100
     width = min(max(width, _MIN_BAR_PERCENT), max(100.0 - left, _MIN_BAR_PERCENT))
     return Bar(f"{left:.2f}", f"{width:.2f}", end is None)
 
@@ -218,6 +265,12 @@ def _attempt_bars(axis: Timeline, attempts: list[dict[str, Any]], now: datetime)
         return []
     bars = [_bar(axis, _parse_iso(a["start"]), _parse_iso(a["end"]), now) for a in attempts]
     return [bar for bar in bars if bar is not None]
+
+
+def _run_duration(axis: Timeline, run: TaskRun, now: datetime) -> str:
+    if run.started is None:
+        return "—"
+    return format_seconds(axis.active_seconds(run.started, run.ended or now))
 
 
 def task_rows(
@@ -250,6 +303,7 @@ def task_rows(
                 attempts=history,
                 outputs=mask_value(run.outputs or {}, secrets),
                 segments=_attempt_bars(axis, history, now),
+                duration=_run_duration(axis, run, now),
             )
         )
         kids = children.get(run.pk, [])
@@ -284,6 +338,16 @@ def task_rows(
     return rows
 
 
+def _by_label(flow: Flow | None, values: dict[str, Any]) -> dict[str, Any]:
+    """Inputs keyed by what people read (``InputSpec.label``: the ``displayName``), ids as a fallback."""
+    specs = flow.input_map if flow is not None else {}
+    shown: dict[str, Any] = {}
+    for key, value in values.items():
+        label = specs[key].label if key in specs else key
+        shown[label if label not in shown else f"{label} ({key})"] = value
+    return shown
+
+
 def execution_view(execution: Execution) -> dict[str, Any]:
     """Everything the live part of the page shows, masked."""
     execution.refresh_from_db()
@@ -292,15 +356,19 @@ def execution_view(execution: Execution) -> dict[str, Any]:
     runs = list(TaskRun.objects.filter(execution=execution).order_by("created", "id"))
     now = timezone.now()
     inputs = mask_inputs(flow, dict(execution.inputs)) if flow is not None else {}
+    axis = timeline(execution, runs, now)
     return {
         "execution": execution,
         "flow": flow,
         "rows": task_rows(execution, runs, flow, secrets),
-        "timeline": timeline(execution, runs, now),
-        "duration": format_seconds(((execution.ended or now) - execution.started).total_seconds())
+        "timeline": axis,
+        "duration": format_seconds(axis.active_seconds(execution.started, execution.ended or now))
         if execution.started
         else "",
-        "inputs": mask_value(inputs, secrets),
+        "idle": format_seconds(sum((end - start).total_seconds() for start, end in axis.gaps))
+        if axis.gaps
+        else "",
+        "inputs": mask_value(_by_label(flow, inputs), secrets),
         "outputs": mask_value(execution.outputs or {}, secrets),
         "task_outputs": [
             (run.task_id, run.value, mask_value(run.outputs, secrets)) for run in runs if run.outputs
@@ -309,6 +377,16 @@ def execution_view(execution: Execution) -> dict[str, Any]:
         "children": list(execution.children.order_by("created")),
         "replays": list(execution.replays.order_by("created")),
     }
+
+
+def log_task_choices(flow: Flow | None) -> list[str]:
+    """Task ids the log filter offers, in flow order, each once."""
+    return list(dict.fromkeys(task.id for task in flow.walk_tasks())) if flow is not None else []
+
+
+def normalize_task(task: str | None, choices: list[str]) -> str:
+    """A task id from the query string: one of the flow's, or "" (every task)."""
+    return task if task in choices else ""
 
 
 def replay_choices(flow: Flow | None) -> list[str]:

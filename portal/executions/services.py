@@ -24,7 +24,7 @@ from django.db import transaction
 
 from orchestrator.executor import control
 from orchestrator.state.models import Execution, State
-from portal.accounts.visibility import oversees, sees_everything
+from portal.accounts.visibility import operates
 from portal.audit import services as audit
 from portal.requests.models import ResourceRequest
 
@@ -45,11 +45,16 @@ class Allowed:
         return self.kill or self.resume or self.restart or self.replay
 
 
-def permitted(user: Any, request: ResourceRequest | None) -> Allowed:
-    """What ``user``'s role allows on an execution started by ``request`` (None: no request), in any state."""
+def permitted(user: Any, request: ResourceRequest | None, namespace: str | None = None) -> Allowed:
+    """What ``user``'s role allows on an execution of a flow of ``namespace`` started by ``request`` (None:
+    no request), in any state. Operators of the namespace (``accounts.rules``) operate it; ``namespace``
+    None: the request's flow's."""
     if not (user and user.is_authenticated):
         return Allowed()
-    operator = oversees(user, request.cost_center_id) if request is not None else sees_everything(user)
+    if namespace is None and request is not None:
+        namespace = request.catalog_flow.namespace
+    cost_center_id = request.cost_center_id if request is not None else None
+    operator = operates(user, cost_center_id, namespace)
     owner = request is not None and request.requester_id == user.pk
     others = operator and not owner
     return Allowed(kill=operator or owner, resume=others, restart=others, replay=others)
@@ -57,7 +62,7 @@ def permitted(user: Any, request: ResourceRequest | None) -> Allowed:
 
 def allowed_actions(user: Any, execution: Execution, request: ResourceRequest | None) -> Allowed:
     """The buttons to show: what the role allows and the execution's current state makes sensible."""
-    may = permitted(user, request)
+    may = permitted(user, request, execution.namespace)
     state = execution.state
     return Allowed(
         kill=may.kill and not execution.is_terminal and state != State.KILLING,
@@ -74,7 +79,7 @@ def _check(user: Any, execution_id: Any, action: str) -> tuple[Execution, Resour
     if execution is None:
         raise control.ControlError(f"execution '{execution_id}' not found")
     request = request_for(execution)
-    if not getattr(permitted(user, request), action):
+    if not getattr(permitted(user, request, execution.namespace), action):
         raise PermissionDenied(f"{user} may not {action} execution {execution.pk}")
     return execution, request
 
@@ -98,7 +103,7 @@ def kill(execution_id: Any, *, acting_user: Any) -> bool:
         execution, request = _check(acting_user, execution_id, "kill")
         changed = control.kill(execution.pk, acting_user=acting_user)
         if changed:
-            _record("execution.kill", acting_user, execution, request)
+            _record("execution.kill_requested", acting_user, execution, request)
     return changed
 
 
@@ -108,7 +113,8 @@ def resume(execution_id: Any, *, acting_user: Any, inputs: dict[str, Any] | None
         execution, request = _check(acting_user, execution_id, "resume")
         changed = control.resume(execution.pk, inputs=inputs or {}, acting_user=acting_user)
         if changed:
-            _record("execution.resume", acting_user, execution, request, inputs=sorted(inputs or {}))
+            resumed_with = sorted(inputs or {})
+            _record("execution.resume_requested", acting_user, execution, request, inputs=resumed_with)
     return changed
 
 
@@ -117,7 +123,7 @@ def restart(execution_id: Any, *, acting_user: Any) -> bool:
         execution, request = _check(acting_user, execution_id, "restart")
         changed = control.restart(execution.pk, acting_user=acting_user)
         if changed:
-            _record("execution.restart", acting_user, execution, request)
+            _record("execution.restart_requested", acting_user, execution, request)
     return changed
 
 
@@ -129,6 +135,11 @@ def replay(execution_id: Any, *, acting_user: Any, from_task_id: str | None = No
             raise control.ControlError(f"execution {execution.pk} is still {execution.state}")
         new = control.replay(execution.pk, from_task_id or None, acting_user=acting_user)
         _record(
-            "execution.replay", acting_user, execution, request, replay=str(new.pk), from_task=from_task_id
+            "execution.replay_requested",
+            acting_user,
+            execution,
+            request,
+            replay=str(new.pk),
+            from_task=from_task_id,
         )
     return new

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -13,11 +14,15 @@ from django.views.decorators.http import require_GET, require_POST
 
 from orchestrator.executor.control import ControlError
 from orchestrator.flowmodel.input_types import InputsInvalid
-from orchestrator.state.models import State
+from orchestrator.state.models import TERMINAL, Execution, State, TaskRun
 from portal.accounts.visibility import sees_everything
+from portal.lists.paging import paginate
 
 from . import selectors, services
+from .filters import ExecutionFilter
 from .forms import ResumeForm
+
+CONFIRMED = "yes"  # the kill confirmation's ``confirm`` value
 
 
 def _after(request: HttpRequest) -> int | None:
@@ -43,12 +48,26 @@ def _context(
         "replay_choices": selectors.replay_choices(view["flow"]) if allowed.replay else [],
     }
     if with_logs:
-        level = selectors.normalize_level(request.GET.get("level"))
-        lines = selectors.log_lines(execution, level=level)
-        context.update(
-            levels=selectors.LOG_LEVELS, level=level, lines=lines, last_id=lines[-1].id if lines else 0
-        )
+        context.update(_log_context(request, execution, view["flow"]))
     return context
+
+
+def _log_context(request: HttpRequest, execution: Execution, flow: Any, after: int | None = None) -> dict:
+    """The log filter comes from the query string (``?level=WARN&task=create``), so a link to the
+    page shows the same lines; unknown values mean "everything"."""
+    tasks = selectors.log_task_choices(flow)
+    level = selectors.normalize_level(request.GET.get("level"))
+    task = selectors.normalize_task(request.GET.get("task"), tasks)
+    lines = selectors.log_lines(execution, level=level, after=after, task=task)
+    return {
+        "levels": selectors.LOG_LEVELS,
+        "level": level,
+        "tasks": tasks,
+        "task": task,
+        "task_query": f"&task={quote(task)}" if task else "",
+        "lines": lines,
+        "last_id": lines[-1].id if lines else (after or 0),
+    }
 
 
 @login_required
@@ -57,13 +76,9 @@ def execution_list(request: HttpRequest) -> HttpResponse:
     """Every execution, for operators: also those no request started (schedules, webhooks, flow triggers)."""
     if not sees_everything(request.user):
         raise PermissionDenied
-    state = request.GET.get("state", "")
-    state = state if state in State.values else ""
-    return render(
-        request,
-        "executions/list.html",
-        {"executions": selectors.recent_executions(state), "state": state, "states": State.values},
-    )
+    listing = paginate(request.GET, ExecutionFilter(request.GET, Execution.objects.order_by("-created")))
+    executions = selectors.with_origin(list(listing.page))
+    return render(request, "executions/list.html", {"executions": executions, "list": listing})
 
 
 @login_required
@@ -84,17 +99,12 @@ def live(request: HttpRequest, pk: Any) -> HttpResponse:
 def logs(request: HttpRequest, pk: Any) -> HttpResponse:
     """``?after=<id>``: only newer lines (appended by the poller); without it the whole log panel."""
     execution, _ = selectors.get_visible_execution(request.user, pk)
-    level = selectors.normalize_level(request.GET.get("level"))
     after = _after(request)
-    lines = selectors.log_lines(execution, level=level, after=after)
     context = {
         "execution": execution,
         "terminal": execution.is_terminal,
-        "levels": selectors.LOG_LEVELS,
-        "level": level,
-        "lines": lines,
-        "last_id": lines[-1].id if lines else (after or 0),
         "incremental": after is not None,
+        **_log_context(request, execution, selectors.flow_of(execution), after),
     }
     template = "executions/_log_lines.html" if after is not None else "executions/_logs.html"
     return render(request, template, context)
@@ -107,12 +117,33 @@ def _done(request: HttpRequest, pk: Any) -> HttpResponse:
 @login_required
 @require_POST
 def kill(request: HttpRequest, pk: Any) -> HttpResponse:
-    selectors.get_visible_execution(request.user, pk)  # 404 for those who may not even see it
+    """Kill only by the confirmation page's own POST (``confirm=yes``): the first POST answers that page,
+    naming the flow and the tasks that will be stopped (no JavaScript needed)."""
+    execution, req = selectors.get_visible_execution(request.user, pk)  # 404 for those who may not see it
+    if request.POST.get("confirm") != CONFIRMED:
+        return _confirm_kill(request, execution, req)
     if services.kill(pk, acting_user=request.user):
         messages.success(request, "Kill requested: running tasks are being stopped.")
     else:
         messages.info(request, "The execution had already finished or was being killed.")
     return _done(request, pk)
+
+
+def _confirm_kill(request: HttpRequest, execution: Execution, req: Any) -> HttpResponse:
+    """403 for those who may not kill it; nothing to ask once it has ended or is being killed already."""
+    if not services.permitted(request.user, req).kill:
+        raise PermissionDenied(f"{request.user} may not kill execution {execution.pk}")
+    if not services.allowed_actions(request.user, execution, req).kill:
+        messages.info(request, "The execution had already finished or was being killed.")
+        return _done(request, execution.pk)
+    ended = [state.value for state in TERMINAL]
+    context = {
+        "execution": execution,
+        "req": req,
+        "running": TaskRun.objects.filter(execution=execution).exclude(state__in=ended).order_by("created"),
+        "subflows": execution.children.exclude(state__in=ended).order_by("created"),
+    }
+    return render(request, "executions/confirm_kill.html", context)
 
 
 @login_required

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db import models
 
 from orchestrator.flowmodel import secrets_at_rest
@@ -61,3 +62,31 @@ class ChatChannel(models.Model):
 
     def covers(self, namespace: str) -> bool:
         return not self.namespace or namespace == self.namespace or namespace.startswith(self.namespace + ".")
+
+
+class Notification(models.Model):
+    """An in-app notice (the bell): one row per recipient per event that is also emailed (``in_app``).
+
+    ``text`` is plain words, shown escaped; ``url`` is a path inside Portico (built with ``reverse``),
+    never taken from anyone's input.
+    """
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    verb = models.CharField(max_length=40)
+    text = models.CharField(max_length=300)
+    url = models.CharField(max_length=500)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [models.Index(fields=["recipient", "read_at"], name="notification_unread")]
+
+    def __str__(self) -> str:
+        return f"{self.verb} for {self.recipient_id}: {self.text[:40]}"
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None

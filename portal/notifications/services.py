@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 from celery import current_app
 from django.conf import settings
@@ -15,29 +16,44 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from portal.accounts.roles import APPROVE_PERMISSION
-from portal.requests.models import ResourceRequest
+from portal.accounts.visibility import oversees
+from portal.requests import comments
+from portal.requests.models import RequestComment, RequestState, ResourceRequest
+from portal.requests.selectors import display_inputs
 
-from .chat import chat_on_commit
+from . import in_app
+from .chat import REQUEST_EVENTS, chat_on_commit
 
-EVENTS = ("requested", "decided", "finished")
+# Events about a request, each with templates/email/<event>_subject.txt and <event>.txt. A comment
+# (``commented``) has its own sender: it is about one comment, told to the thread's other participants.
+EVENTS = ("requested", "decided", "finished", "cancelled")
 
 
-def approver_emails(exclude_user_id: int | None = None) -> list[str]:
+def approvers_of(request: ResourceRequest) -> list[Any]:
+    """Active approvers who oversee ``request``'s cost center (a scoped approver only theirs), but
+    never its requester: those who may open the request page the notice links to."""
     app_label, codename = APPROVE_PERMISSION.split(".")
     permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
     condition = Q(is_superuser=True)
     if permission is not None:
         condition |= Q(groups__permissions=permission) | Q(user_permissions=permission)
-    users = get_user_model().objects.filter(condition, is_active=True).exclude(email="")
-    if exclude_user_id is not None:
-        users = users.exclude(pk=exclude_user_id)
-    return sorted(set(users.values_list("email", flat=True)))
+    users = get_user_model().objects.filter(condition, is_active=True).exclude(pk=request.requester_id)
+    return [user for user in users.distinct().order_by("pk") if oversees(user, request.cost_center_id)]
+
+
+def recipient_users(event: str, request: ResourceRequest) -> list[Any]:
+    """Who hears about ``event``: approvers of a request submitted or cancelled, else its requester."""
+    if event in ("requested", "cancelled"):
+        return approvers_of(request)
+    return [request.requester]
+
+
+def _emails(users: list[Any]) -> list[str]:
+    return sorted({user.email for user in users if user.email})
 
 
 def recipients(event: str, request: ResourceRequest) -> list[str]:
-    if event == "requested":
-        return approver_emails(exclude_user_id=request.requester_id)
-    return [request.requester.email] if request.requester.email else []
+    return _emails(recipient_users(event, request))
 
 
 def render_email(event: str, request: ResourceRequest) -> tuple[str, str]:
@@ -47,6 +63,7 @@ def render_email(event: str, request: ResourceRequest) -> tuple[str, str]:
         "request_obj": request,
         "flow": request.catalog_flow,
         "decision": decision,
+        "inputs": display_inputs(request) if event == "requested" else {},  # by display name, masked
         "url": settings.PORTICO_BASE_URL.rstrip("/") + reverse("requests:detail", args=[request.pk]),
         "approvals_url": settings.PORTICO_BASE_URL.rstrip("/") + reverse("approvals:queue"),
     }
@@ -66,10 +83,54 @@ def send_request_email(event: str, request_id: int) -> int:
     )
     if request is None:  # rolled back or purged since: nothing to tell (and safe on redelivery)
         return 0
-    to = recipients(event, request)
+    users = recipient_users(event, request)
+    in_app.record_request_event(event, request, users)  # the bell, beside the email
+    to = _emails(users)
     if not to:
         return 0
     subject, body = render_email(event, request)
+    return send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, to)
+
+
+def comment_recipients(comment: RequestComment) -> list[Any]:
+    """The thread's other participants (``requests.comments.participants``). A requester's comment on a
+    request no approver has touched yet goes to the approvers asked to decide it, so it reaches someone."""
+    request = comment.request
+    others = [user for user in comments.participants(request) if user.pk != comment.author_id]
+    if (
+        comment.author_id == request.requester_id
+        and request.state == RequestState.PENDING_APPROVAL
+        and not others
+    ):
+        others += approvers_of(request)
+    return list({user.pk: user for user in others}.values())
+
+
+def send_comment_email(comment_id: int) -> int:
+    """Tell the other participants about a comment (email and bell); how many emails went out."""
+    comment = (
+        RequestComment.objects.select_related(
+            "author", "request__requester", "request__catalog_flow", "request__cost_center"
+        )
+        .filter(pk=comment_id)
+        .first()
+    )
+    if comment is None:
+        return 0
+    users = comment_recipients(comment)
+    in_app.record_comment(comment, users)
+    to = _emails(users)
+    if not to:
+        return 0
+    request = comment.request
+    context = {
+        "comment": comment,
+        "request_obj": request,
+        "flow": request.catalog_flow,
+        "url": settings.PORTICO_BASE_URL.rstrip("/") + reverse("requests:detail", args=[request.pk]),
+    }
+    subject = " ".join(render_to_string("email/commented_subject.txt", context).split())
+    body = render_to_string("email/commented.txt", context)
     return send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, to)
 
 
@@ -81,4 +142,13 @@ def notify_on_commit(event: str, request_id: int) -> None:
     """Queue the email and the chat posts once the transaction commits (a rolled-back request sends
     nothing)."""
     transaction.on_commit(partial(current_app.send_task, SEND_REQUEST_EMAIL, args=(event, request_id)))
-    chat_on_commit(event, request_id)
+    if event in REQUEST_EVENTS:  # the events chat channels can subscribe to
+        chat_on_commit(event, request_id)
+
+
+SEND_COMMENT_EMAIL = "portal.notifications.send_comment_email"
+
+
+def notify_comment_on_commit(comment_id: int) -> None:
+    """Queue the comment's email (and bell) once the comment is committed."""
+    transaction.on_commit(partial(current_app.send_task, SEND_COMMENT_EMAIL, args=(comment_id,)))

@@ -20,6 +20,11 @@ def send_request_email_task(event: str, request_id: int) -> int:
     return services.send_request_email(event, request_id)
 
 
+@shared_task(name=services.SEND_COMMENT_EMAIL, acks_late=True)
+def send_comment_email_task(comment_id: int) -> int:
+    return services.send_comment_email(comment_id)
+
+
 @shared_task(name=chat.FAN_OUT_CHAT, acks_late=True)
 def fan_out_chat_task(event: str, subject_id: int) -> list[int]:
     return chat.fan_out(event, subject_id)

@@ -16,9 +16,10 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 
 from orchestrator.flowmodel.input_options import OptionsUnavailable
-from orchestrator.flowmodel.input_types import FileUpload, InputsInvalid, resolve_inputs
+from orchestrator.flowmodel.input_types import CLEARED, FileUpload, InputsInvalid, resolve_inputs
 from orchestrator.flowmodel.input_types import choices as input_choices
 from orchestrator.flowmodel.spec import Flow, InputSpec
+from orchestrator.flowmodel.templating import has_template
 from portal.accounts.roles import chargeable_cost_centers
 
 from .services import SERVER_FILLED_INPUTS
@@ -97,10 +98,45 @@ def widget_for(spec: InputSpec) -> forms.Widget:
     return forms.TextInput(attrs=attrs)
 
 
+# Types whose default is shown in the field: a secret is never echoed, a file input cannot hold one,
+# and a checkbox is never empty.
+_NOT_PREFILLED = frozenset({"SECRET", "FILE", "BOOL"})
+
+
+def prefills_default(spec: InputSpec) -> bool:
+    """Whether the field starts with the default (an expression default is computed when it runs)."""
+    return spec.defaults is not None and spec.type not in _NOT_PREFILLED and not has_template(spec.defaults)
+
+
+def clears_to_empty(spec: InputSpec) -> bool:
+    """An optional input whose field showed its default: emptied, it stays unset (``CLEARED``).
+
+    Kestra's own form drops an emptied field and the engine then applies the default, so clearing a
+    prefilled field silently changes nothing. Portico's form takes the person at their word instead;
+    a required input cannot be unset, so there an empty field still means the default (and says so).
+    """
+    return prefills_default(spec) and not spec.required
+
+
+def _default_note(spec: InputSpec) -> str:
+    """What an empty field means, so clearing one never does something unannounced."""
+    if spec.defaults is None or spec.type == "BOOL" or (spec.type == "SELECT" and spec.required):
+        return ""  # a checkbox, or a list without an empty choice, is never left empty
+    if clears_to_empty(spec):
+        return "Clear the field to leave it unset (no default is applied then)"
+    if spec.type == "SECRET":
+        return "Leave it empty to use the flow's default secret"
+    if has_template(spec.defaults):
+        return f"Leave it empty to use the default, computed when the run starts: {spec.defaults}"
+    if spec.type == "FILE":
+        return f"Leave it empty to use the default file {spec.defaults}"
+    return "Left empty, the default shown is used"
+
+
 def help_text_for(spec: InputSpec) -> str:
     parts = [spec.description.strip()] if spec.description else []
-    if spec.type == "STRING" and spec.validator:
-        parts.append(f"Must match the pattern {spec.validator}")
+    if spec.type in ("STRING", "SECRET") and spec.validator and spec.validator_message:
+        parts.append(spec.validator_message.strip())  # the pattern itself is for the flow's author
     if spec.type in ("INT", "FLOAT") and (spec.min is not None or spec.max is not None):
         low = "" if spec.min is None else f"from {spec.min} "
         high = "" if spec.max is None else f"up to {spec.max}"
@@ -111,12 +147,14 @@ def help_text_for(spec: InputSpec) -> str:
         parts.append(f"{spec.type} value")
     if spec.type == "FILE":
         parts.append(f"At most {settings.PORTICO_MAX_UPLOAD_BYTES / 1024 / 1024:g} MB")
+    if note := _default_note(spec):
+        parts.append(note)
     return ". ".join(p.rstrip(".") for p in parts if p) + ("." if parts else "")
 
 
 def initial_for(spec: InputSpec) -> Any:
     value = spec.defaults
-    if value is None or spec.type == "SECRET":
+    if value is None or spec.type in ("SECRET", "FILE") or has_template(value):
         return None
     if spec.type in ("JSON", "ARRAY") and not isinstance(value, str):
         return json.dumps(value, indent=2)
@@ -154,7 +192,7 @@ def input_field(spec: InputSpec) -> RawInputField:
     return RawInputField(
         spec=spec,
         widget=widget_for(spec),
-        label=spec.display_name or spec.id,
+        label=spec.label,
         help_text=help_text_for(spec),
         initial=initial_for(spec),
     )
@@ -169,7 +207,8 @@ def _upload(value: UploadedFile) -> FileUpload:
 
 
 def raw_values(specs: list[InputSpec], cleaned_data: dict[str, Any]) -> dict[str, Any]:
-    """Cleaned field values for ``orchestrator.flowmodel.input_types``; empty means "use the default"."""
+    """Cleaned field values for ``orchestrator.flowmodel.input_types``: an empty field means "use the
+    default", but an optional one that showed its default and was emptied stays unset (``CLEARED``)."""
     raw: dict[str, Any] = {}
     for spec in specs:
         value = cleaned_data.get(spec.id)
@@ -178,16 +217,31 @@ def raw_values(specs: list[InputSpec], cleaned_data: dict[str, Any]) -> dict[str
         if spec.type == "DATETIME" and isinstance(value, str) and value:
             value = _from_local_input(value)
         if value in (None, "", []) and spec.type != "BOOL":
+            if clears_to_empty(spec):
+                raw[spec.id] = CLEARED
             continue
         raw[spec.id] = value
     return raw
+
+
+def sentence(message: str) -> str:
+    """An ``input_types`` message (written to follow an input id: "must be at least 1") as a sentence
+    a person reads under the field: "This value must be at least 1."."""
+    text = message.strip()
+    if text == "is required":
+        text = "This field is required"
+    elif text.startswith(("is ", "must ", "has ", "cannot ")):
+        text = f"This value {text}"
+    else:
+        text = f"{text[:1].upper()}{text[1:]}"
+    return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
 def add_input_errors(form: forms.Form, exc: InputsInvalid) -> None:
     """Put ``orchestrator.flowmodel.input_types`` messages on the fields they concern (others on the form)."""
     for input_id, message in exc.errors.items():
         field = input_id if input_id in form.fields else None
-        form.add_error(field, f"{message[:1].upper()}{message[1:]}.")
+        form.add_error(field, sentence(message))
 
 
 class FlowRequestForm(forms.Form):

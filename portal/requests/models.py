@@ -35,6 +35,8 @@ class ResourceRequest(models.Model):
     catalog_flow = models.ForeignKey("catalog.CatalogFlow", on_delete=models.PROTECT, related_name="requests")
     flow_revision = models.CharField(max_length=64)
     flow_source = models.TextField()
+    # The Git commit the flow came from (``CatalogFlow.commit``); empty for the flows directory.
+    flow_commit = models.CharField(max_length=64, blank=True)
     inputs = models.JSONField(default=dict, blank=True)
     secret_inputs = models.JSONField(default=dict, blank=True)
     cost_center = models.ForeignKey("accounts.CostCenter", on_delete=models.PROTECT, related_name="requests")
@@ -48,6 +50,10 @@ class ResourceRequest(models.Model):
     updated = models.DateTimeField(auto_now=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Edit-and-resubmit (``self_service``): the rejected, failed or cancelled request this one retries.
+    resubmitted_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="resubmissions"
+    )
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -75,3 +81,18 @@ class RequestExecution(models.Model):
 
     def __str__(self) -> str:
         return f"request #{self.request_id} ↔ execution {self.execution_id}"
+
+
+class RequestComment(models.Model):
+    """One message in a request's thread (``comments``): plain text, shown escaped, oldest first."""
+
+    request = models.ForeignKey(ResourceRequest, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created", "id"]
+
+    def __str__(self) -> str:
+        return f"comment #{self.pk} on request #{self.request_id}"

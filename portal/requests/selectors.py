@@ -7,13 +7,13 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from orchestrator.flowmodel.input_types import mask_inputs
 from orchestrator.flowmodel.masking import MASK
 from orchestrator.flowmodel.spec import FlowValidationError, parse_flow
 from portal.accounts import visibility
 from portal.executions.selectors import execution_view, log_lines
 
 from .models import ResourceRequest
+from .services import SERVER_FILLED_INPUTS, is_day_two
 
 
 def _requests() -> QuerySet[ResourceRequest]:
@@ -31,7 +31,11 @@ def my_requests(user: Any) -> QuerySet[ResourceRequest]:
 
 def openable_ids(user: Any, requests: Iterable[ResourceRequest]) -> set[int]:
     """Which of ``requests`` ``user`` may open (the same rule as ``visible_requests``)."""
-    return {r.pk for r in requests if visibility.may_see(user, r.requester_id, r.cost_center_id)}
+    return {
+        r.pk
+        for r in requests
+        if visibility.may_see(user, r.requester_id, r.cost_center_id, r.catalog_flow.namespace)
+    }
 
 
 def get_visible_request(user: Any, pk: int) -> ResourceRequest:
@@ -40,30 +44,40 @@ def get_visible_request(user: Any, pk: int) -> ResourceRequest:
 
 
 def display_inputs(request: ResourceRequest) -> dict[str, Any]:
-    """Inputs in declaration order, every SECRET shown masked (also once ``secret_inputs`` is cleared)."""
+    """Inputs as people read them: by display name (``InputSpec.label``), in declaration order, every
+    SECRET masked (also once ``secret_inputs`` is cleared). A day-2 request leaves out the identifiers
+    Portico filled in (``resource_id``, ``server_id``...): its page shows the resource itself."""
     values: dict[str, Any] = dict(request.inputs)
     values.update(dict.fromkeys(request.secret_inputs, MASK))
     try:
         flow = parse_flow(request.flow_source, request.catalog_flow.file)
     except FlowValidationError:  # a snapshot that no longer parses still has displayable inputs
         return values
-    ordered = {spec.id: MASK if spec.type == "SECRET" else values.get(spec.id) for spec in flow.inputs}
-    return mask_inputs(flow, ordered)
+    day_two = is_day_two(flow)
+    shown: dict[str, Any] = {}
+    for spec in flow.inputs:
+        if day_two and spec.id in SERVER_FILLED_INPUTS:
+            continue
+        value = MASK if spec.type == "SECRET" else values.get(spec.id)
+        label = spec.label if spec.label not in shown else f"{spec.label} ({spec.id})"
+        shown[label] = value
+    return shown
 
 
 def execution_detail(request: ResourceRequest) -> dict[str, Any]:
-    """The execution's task tree and timeline and its latest log lines, if it has started.
+    """The execution's task tree, timeline, flow outputs and latest log lines, if it has started.
 
-    (The execution page, ``portal.executions``, has the same view plus outputs, actions and a log filter.)
+    (The execution page, ``portal.executions``, adds task outputs, actions and a log filter.)
     """
     execution = request.execution
     if execution is None:
-        return {"execution": None, "rows": [], "logs": [], "terminal": request.is_terminal}
+        return {"execution": None, "rows": [], "logs": [], "outputs": {}, "terminal": request.is_terminal}
     view = execution_view(execution)  # refreshes the execution; tree, timeline and outputs masked
     return {
         "execution": execution,
         "rows": view["rows"],
         "timeline": view["timeline"],
+        "outputs": view["outputs"],
         "logs": log_lines(execution),
         "terminal": request.is_terminal and execution.is_terminal,
     }

@@ -15,7 +15,9 @@ from orchestrator.flowmodel.secrets_at_rest import seal_inputs
 from orchestrator.flowmodel.spec import Flow
 from orchestrator.state.models import State
 from portal.accounts.roles import is_requester, may_charge
+from portal.accounts.rules import can_request_in
 from portal.audit import services as audit
+from portal.catalog.models import RESOURCE_ACTION_LABEL
 
 from . import links
 from .models import RequestState, ResourceRequest
@@ -34,7 +36,6 @@ EXECUTION_TO_REQUEST = {
 # Informational only (servers are labelled with it): the link is ``RequestExecution``, never a label.
 REQUEST_LABEL = "portico.request"
 # A day-2 flow acts on an existing resource: requested only from that resource's page.
-RESOURCE_ACTION_LABEL = "portico.resource-action"
 # Inputs naming an existing thing: filled from the database by the caller (the resource), never from
 # form data, and never shown on a form.
 SERVER_FILLED_INPUTS = frozenset({"resource_id", "server_id", "state_key"})
@@ -58,10 +59,13 @@ def form_input_ids(flow: Flow) -> list[str]:
     return [spec.id for spec in flow.inputs if spec.id not in SERVER_FILLED_INPUTS]
 
 
-def check_may_request(requester: Any, cost_center: Any | None = None) -> None:
-    """The requester role and, given a cost center, membership of it; raises ``RequestForbidden``."""
+def check_may_request(requester: Any, cost_center: Any | None = None, namespace: str | None = None) -> None:
+    """The requester role (in ``namespace`` when given, else in some namespace) and, given a cost center,
+    membership of it; raises ``RequestForbidden``."""
     if not is_requester(requester):
         raise RequestForbidden(f"{requester} does not have the requester role")
+    if namespace is not None and not can_request_in(requester, namespace):
+        raise RequestForbidden(f"{requester} may not request flows of namespace {namespace}")
     if cost_center is not None and not may_charge(requester, cost_center):
         raise RequestForbidden(f"{requester} may not charge cost center {cost_center.code}")
 
@@ -74,6 +78,7 @@ def do_submit_request(
     cost_center: Any,
     system_approval: str | None = None,
     server_inputs: dict[str, Any] | None = None,
+    resubmitted_from: ResourceRequest | None = None,
 ) -> ResourceRequest:
     """Record a request for ``catalog_flow`` with raw input ``data``; raises ``InputsInvalid`` on bad values,
     ``RequestForbidden`` without the requester role or on a cost center not theirs, ``RequestNotAllowed``
@@ -87,11 +92,13 @@ def do_submit_request(
     approvers are asked, or the request is approved and started at once (a flow labelled
     ``portico.approval: none``, or a request Portico itself makes: ``system_approval`` gives the reason,
     e.g. an expired resource).
+
+    ``resubmitted_from``: the request this one edits and resubmits (``self_service`` checks it may).
     """
     if system_approval is None:  # Portico's own requests (an expired resource's destroy) act for the owner
         # A day-2 request (``server_inputs``) is charged to its resource's cost center, whoever may act on
         # the resource (checked by ``resources``) asks: the owner can always destroy what they own.
-        check_may_request(requester, cost_center if server_inputs is None else None)
+        check_may_request(requester, cost_center if server_inputs is None else None, catalog_flow.namespace)
     if not catalog_flow.active:
         raise RequestNotAllowed(f"flow {catalog_flow} is not in the catalog any more")
     if not cost_center.active:
@@ -116,17 +123,27 @@ def do_submit_request(
             catalog_flow=catalog_flow,
             flow_revision=catalog_flow.revision,
             flow_source=catalog_flow.source,
+            flow_commit=catalog_flow.commit,
             inputs={k: v for k, v in resolved.items() if k not in secrets},
             secret_inputs=seal_inputs({k: v for k, v in resolved.items() if k in secrets}, secrets),
             cost_center=cost_center,
+            resubmitted_from=resubmitted_from,
         )
+        details: dict[str, Any] = {
+            "inputs": mask_inputs(flow, resolved),
+            "flow_revision": catalog_flow.revision,
+        }
+        if catalog_flow.commit:
+            details["flow_commit"] = catalog_flow.commit
+        if resubmitted_from is not None:
+            details["resubmitted_from"] = resubmitted_from.pk
         audit.record(
-            "requested",
+            "request.submitted",
             actor=requester,
             target=request,
             cost_center=cost_center,
             flow=catalog_flow,
-            details={"inputs": mask_inputs(flow, resolved), "flow_revision": catalog_flow.revision},
+            details=details,
         )
         request_submitted.send(
             sender=ResourceRequest, request=request, flow=flow, system_approval=system_approval

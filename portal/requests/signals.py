@@ -14,3 +14,9 @@ request_submitted = Signal()
 
 # A request reached a terminal state through its execution. Argument: ``request``.
 request_finished = Signal()
+
+# The requester withdrew a request still pending approval (``self_service``). Argument: ``request``.
+request_cancelled = Signal()
+
+# Someone added to a request's comment thread (``comments``). Argument: ``comment``.
+request_commented = Signal()

@@ -34,7 +34,7 @@ def count_approval(request: Any, acting_user: Any, comment: str = "") -> Approva
         estimate.first_approver = acting_user
         estimate.save(update_fields=["first_approver"])
         audit.record(
-            "approved.first_of_two",
+            "request.first_approval",
             actor=acting_user,
             target=request,
             cost_center=request.cost_center,

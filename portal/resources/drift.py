@@ -58,7 +58,7 @@ def _flag(resource_id: int, why: str, report: SweepReport, **details: Any) -> No
         resource = Resource.objects.select_for_update().get(pk=resource_id)
         if resource.state == ResourceState.ATTENTION and resource.attention == why:
             return  # already told
-        mark_attention(resource, why, event="resource.drift", details=details)
+        mark_attention(resource, why, event="resource.drift_found", details=details)
     report.flagged.append(resource_id)
 
 

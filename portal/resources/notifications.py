@@ -13,11 +13,15 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from .models import Resource
+from .signals import owner_notified
 
 
 def _send(resource_id: int, template: str, url_name: str) -> int:
     resource = Resource.objects.select_related("owner", "cost_center").filter(pk=resource_id).first()
-    if resource is None or not resource.owner.email:
+    if resource is None:
+        return 0
+    owner_notified.send(sender=Resource, resource=resource, event=template)  # the bell, beside the email
+    if not resource.owner.email:
         return 0
     base = settings.PORTICO_BASE_URL.rstrip("/")
     args = [resource.pk] if url_name == "resources:detail" else []

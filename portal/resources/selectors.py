@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -60,11 +61,26 @@ def resource_events(resource: Resource) -> QuerySet[AuditEvent]:
 
 def month_to_date(cost_center: Any) -> Decimal:
     """What ``cost_center`` has accrued this month across its resources (live or destroyed this month)."""
+    return month_to_date_by_cost_center([cost_center.pk])[cost_center.pk]
+
+
+def month_to_date_by_cost_center(cost_center_ids: Iterable[int]) -> dict[int, Decimal]:
+    """``month_to_date`` of several cost centers in one query (a page of the approval queue).
+
+    Only what ``pricing.accrued`` reads is fetched, as plain rows; a free resource accrues nothing.
+    """
+    ids = set(cost_center_ids)
     start = pricing.month_start()
-    resources = Resource.objects.filter(cost_center=cost_center).filter(
-        Q(destroyed_at__isnull=True) | Q(destroyed_at__gte=start)
+    rows = (
+        Resource.objects.filter(cost_center_id__in=ids, hourly_cost__gt=0)
+        .filter(Q(destroyed_at__isnull=True) | Q(destroyed_at__gte=start))
+        .order_by()
+        .values_list("cost_center_id", "created", "destroyed_at", "hourly_cost", "monthly_cost", named=True)
     )
-    return pricing.accrued(resources)
+    by_center: dict[int, list[Any]] = {pk: [] for pk in ids}
+    for row in rows:
+        by_center[row.cost_center_id].append(row)
+    return {pk: pricing.accrued(resources) for pk, resources in by_center.items()}
 
 
 def live_resource_named(kind: str, name: str) -> Resource | None:

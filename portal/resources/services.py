@@ -130,7 +130,7 @@ def record_provisioning(
         state=ResourceState.PROVISIONING,
     )
     audit.record(
-        "resource.provisioning",
+        "resource.provisioning_started",
         target=resource,
         cost_center=resource.cost_center,
         flow=request.catalog_flow,
@@ -294,7 +294,7 @@ def record_action(execution: Any, request: ResourceRequest, action: str, new_sta
     if new_state != State.RUNNING:
         succeeded = new_state in (State.SUCCESS, State.WARNING)
         audit.record(
-            f"resource.{action}" if succeeded else f"resource.{action}_failed",
+            f"resource.{action}_succeeded" if succeeded else f"resource.{action}_failed",
             target=resource,
             cost_center=resource.cost_center,
             flow=(execution.namespace, execution.flow_id),
@@ -310,6 +310,15 @@ def record_action(execution: Any, request: ResourceRequest, action: str, new_sta
 
 
 # -- day-2 requests ----------------------------------------------------------------------------------
+
+
+def action_refusal(resource: Resource, action: str) -> str | None:
+    """Why ``action`` cannot be asked for on ``resource`` in its current state (None: it can)."""
+    if not resource.is_live or resource.state == ResourceState.PROVISIONING:
+        return f"{resource} is {resource.get_state_display().lower()}"
+    if resource.state == ResourceState.ATTENTION and action != "destroy":
+        return f"{resource} needs attention: only its destroy can be asked for"
+    return None
 
 
 def action_flow(resource: Resource, action: str) -> CatalogFlow:
@@ -389,12 +398,11 @@ def do_request_action(
     check_may_request(acting_user)
     with transaction.atomic():
         resource = Resource.objects.select_for_update().select_related("cost_center").get(pk=resource_id)
-        if not may_see(acting_user, resource.owner_id, resource.cost_center_id):
+        if not may_see(acting_user, resource.owner_id, resource.cost_center_id, resource.namespace):
             raise Resource.DoesNotExist(f"no such resource {resource_id}")
-        if not resource.is_live or resource.state == ResourceState.PROVISIONING:
-            raise ActionNotAllowed(f"{resource} is {resource.get_state_display().lower()}")
-        if resource.state == ResourceState.ATTENTION and action != "destroy":
-            raise ActionNotAllowed(f"{resource} needs attention: only its destroy can be asked for")
+        check_may_request(acting_user, namespace=resource.namespace)
+        if (refusal := action_refusal(resource, action)) is not None:
+            raise ActionNotAllowed(refusal)
         catalog_flow = action_flow(resource, action)
         if (pending := open_action_request(resource, action)) is not None:
             raise ActionNotAllowed(f"request #{pending.pk} for '{action}' is still open")

@@ -123,11 +123,14 @@ def test_it_requests_prices_plans_approves_provisions_and_destroys_a_vm(
     # Destroy (from the detail page) goes through a request and an approval too; afterwards nothing is
     # left in the state.
     developer.locator("[data-testid=actions]").get_by_role("button", name="Destroy").click()
+    developer.locator("[data-action=confirm-destroy]").click()  # the page naming what will be lost
     developer.wait_for_url(re.compile(r"/requests/\d+/"))
     destroy = ResourceRequest.objects.filter(catalog_flow__flow_id="hetzner-vm-terraform-destroy").get()
     _approve(approver, base, destroy.pk)
     developer.locator("#execution[data-state='SUCCEEDED']").wait_for(timeout=120_000)
-    developer.goto(f"{base}/resources/")
+    developer.goto(f"{base}/resources/")  # destroyed resources are hidden by default
+    assert developer.locator("tr[data-resource='story-vm']").count() == 0
+    developer.goto(f"{base}/resources/?destroyed=1")
     assert developer.locator("tr[data-resource='story-vm'] [data-testid=state]").inner_text() == "Destroyed"
     assert state_resources("sandbox-server", f"hcloud-request-{request.pk}") == []  # the request's state
 

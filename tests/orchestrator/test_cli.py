@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from orchestrator.state.models import Execution, LogLine
+from tests.conftest import database_url
 
 ROOT = Path(settings.BASE_DIR)
 HELLO = """\
@@ -55,17 +55,6 @@ tasks:
     type: io.kestra.plugin.core.log.Log
     mesage: typo
 """
-
-
-def database_url() -> str:
-    """The test database, as a URL the subprocess understands."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host = f"{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}"
-    return f"postgres://{user}{password}@{host}/{db['NAME']}"
 
 
 def manage(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -259,3 +248,35 @@ def test_it_names_the_command_when_an_external_database_is_not_migrated(
     assert result.returncode == 2
     assert "run `python manage.py migrate` first" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+SECRET_OUTPUT = """\
+id: secret-out
+namespace: tests.secrets
+inputs:
+  - id: pw
+    type: SECRET
+tasks:
+  - id: echo
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ inputs.pw }}"
+outputs:
+  - id: said
+    type: STRING
+    value: "{{ outputs.echo.value }}"
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_flow_run_prints_a_secret_output_masked_never_sealed_nor_plain(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    for fmt in (["--json"], []):
+        args = ("flow", "run", write(tmp_path, "secret.yml", SECRET_OUTPUT), "--input", "pw=hunter2secret")
+        result = manage(*args, *fmt, env=cli_env)
+        assert result.returncode == 0, result.stderr
+        assert "hunter2secret" not in result.stdout and "$secret" not in result.stdout
+        assert "******" in result.stdout
+    report = json.loads(manage(*args, "--json", env=cli_env).stdout)
+    assert report["outputs"] == {"said": "******"}
+    assert report["taskRuns"][0]["outputs"] == {"value": "******"}

@@ -283,7 +283,7 @@ def test_it_completes_a_flow_across_a_redis_restart(queue: str, tmp_path: Path) 
             _until(lambda: timezone.now() - after.created > OUTAGE, 15, "the outage to last")
             server.start()
             _until(
-                lambda: _finished(execution), 40, "the execution to end after the restart", every=_reconcile
+                lambda: _finished(execution), 90, "the execution to end after the restart", every=_reconcile
             )
         assert execution.state == State.SUCCESS
         _assert_ran_once_each(execution)

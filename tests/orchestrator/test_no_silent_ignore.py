@@ -29,7 +29,7 @@ import pytest
 
 from orchestrator.flowmodel import input_types, task_api
 from orchestrator.flowmodel.input_definitions import INPUT_COMMON_KEYS, INPUT_KEYS_BY_TYPE
-from orchestrator.flowmodel.parse_flow_keys import FLOW_KEYS, LISTENER_KEYS
+from orchestrator.flowmodel.parse_flow_keys import FLOW_KEYS, LISTENER_KEYS, OUTPUT_KEYS
 from orchestrator.flowmodel.parse_sla_checks import CHECK_KEYS, SLA_KEYS
 from orchestrator.flowmodel.parse_tasks import COMMON_TASK_KEYS
 from orchestrator.flowmodel.parse_triggers import TRIGGER_COMMON_KEYS
@@ -138,6 +138,8 @@ INPUT = {
     "allowedFileExtensions": "tests/portal/test_file_inputs.py::"
     + "test_it_refuses_a_file_type_the_flow_does_not_allow",
     "portico.options": _O + "test_hcloud_plugin.py::test_it_validates_a_dynamic_select_against_the_api",
+    "portico.validatorMessage": "tests/portal/test_plain_words.py::"
+    + "test_a_flow_explains_its_validator_in_its_own_words",
     "prefill": REFUSED,
     "isRadio": REFUSED,
     "autoSelectFirst": REFUSED,
@@ -180,6 +182,17 @@ LISTENER_ITEM = {
     "tasks": _LSN + "test_a_failing_listener_task_neither_stops_the_next_nor_changes_the_execution",
     "conditions": _LSN + "test_listener_conditions_on_the_flow_and_an_expression",
     "description": DOC,
+}
+
+# The keys of one item of the flow's ``outputs`` list.
+_OUT = _O + "test_flow_output_types.py::"
+OUTPUT_ITEM = {
+    "id": _OUT + "test_each_output_is_kept_as_its_declared_type",
+    "value": _OUT + "test_each_output_is_kept_as_its_declared_type",
+    "type": _OUT + "test_an_output_that_does_not_convert_fails_the_execution_with_kestras_words",
+    "required": _OUT + "test_each_output_is_kept_as_its_declared_type",
+    "description": DOC,
+    "displayName": DOC,
 }
 
 # A flowable's ``errors`` and ``finally`` are walked by the same code for every type (``walker.block``).
@@ -730,6 +743,7 @@ def test_every_accepted_key_is_in_the_table() -> None:
     assert set(INPUT) == set(INPUT_COMMON_KEYS).union(*INPUT_KEYS_BY_TYPE.values())
     assert set(RETRY) == set(RETRY_COMMON).union(*(req | opt for req, opt in RETRY_KEYS.values()))
     assert (set(SLA_ITEM), set(CHECK_ITEM), set(LISTENER_ITEM)) == (SLA_KEYS, CHECK_KEYS, LISTENER_KEYS)
+    assert set(OUTPUT_ITEM) == set(OUTPUT_KEYS)
     # ``tests.*`` types are throw-away registrations of other tests, not something a flow can use.
     registered = {
         t.name: _all_type_fields(t)
@@ -776,6 +790,7 @@ def _rows() -> list[tuple[str, str, str]]:
     rows += [("branch", k, v) for k, v in BRANCHES.items()]
     rows += [("sla", k, v) for k, v in SLA_ITEM.items()] + [("checks", k, v) for k, v in CHECK_ITEM.items()]
     rows += [("listeners", k, v) for k, v in LISTENER_ITEM.items()]
+    rows += [("outputs", k, v) for k, v in OUTPUT_ITEM.items()]
     rows += [(type_name, k, v) for type_name, fields in TYPES.items() for k, v in fields.items()]
     return rows
 

@@ -21,7 +21,7 @@ import pytest
 from django.db import connection
 
 from orchestrator.executor import walker
-from orchestrator.flowmodel import input_types, masking, spec
+from orchestrator.flowmodel import input_types, masking, secrets_at_rest, spec
 from orchestrator.flowmodel.task_api import StepError
 from orchestrator.plugins.terraform import state_location
 from orchestrator.plugins.terraform import tasks as tf
@@ -237,6 +237,60 @@ tasks:
     stored = json.dumps(plan.outputs)
     assert token not in stored and listed not in stored
     assert plan.outputs["plan"]["variables"]["hcloud_token"]["value"] == masking.MASK
+
+
+SENSITIVE_MODULE = """
+variable "password" {
+  type      = string
+  sensitive = true
+}
+output "password" {
+  value     = var.password
+  sensitive = true
+}
+output "plain" {
+  value = "visible"
+}
+"""
+
+
+def test_a_sensitive_output_is_stored_encrypted_shown_masked_and_usable_later(
+    run_flow: Any, terraform_dirs: Path
+) -> None:
+    (terraform_dirs / "sensitive").mkdir()
+    (terraform_dirs / "sensitive" / "main.tf").write_text(SENSITIVE_MODULE)
+    password = f"pw-{uuid.uuid4().hex}"
+    text = """
+id: sensitive-out
+namespace: tests
+tasks:
+  - id: apply
+    type: portico.terraform.Apply
+    module: sensitive
+    stateKey: @KEY@
+    sensitiveVariables: [password]
+    variables:
+      password: "@PW@"
+  - id: use
+    type: io.kestra.plugin.core.log.Log
+    message: "got {{ outputs.apply.outputs.password }} and {{ outputs.apply.outputs.plain }}"
+  - id: size
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ outputs.apply.outputs.password | length }}"
+"""
+    execution = run(run_flow, fill(text, KEY=key(), PW=password))
+
+    apply = runs_of(execution)["apply"]
+    assert execution.state == State.SUCCESS, apply.error
+    stored = json.dumps(apply.outputs)
+    assert password not in stored and "$secret" in stored  # sealed at rest, not thrown away
+    assert apply.outputs["sensitiveOutputs"] == ["password"]
+    # The real value reached the next tasks (not "******"); the execution over, it is dropped.
+    assert runs_of(execution)["size"].outputs["value"] == str(len(password))
+    assert secrets_at_rest.is_sealed(apply.outputs["outputs"]["password"])
+    assert secrets_at_rest.reveal(apply.outputs)["outputs"]["password"] is None
+    logged = "\n".join(messages(execution))
+    assert password not in logged and f"got {masking.MASK}" in logged and "and visible" in logged
 
 
 def test_it_passes_hcl_looking_variables_as_literal_strings(run_flow: Any) -> None:

@@ -310,6 +310,22 @@ def test_it_answers_a_waiting_webhook_with_the_final_state_and_outputs(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_waiting_webhook_returns_a_secret_output_masked(client: Any, celery_worker: Any) -> None:
+    """Outputs holding a SECRET value are sealed at rest; the webhook's answer shows ******, neither the
+    sealed token nor the value."""
+    secret_input = "inputs:\n  - id: token\n    type: SECRET\n    defaults: s3cr3t-v4lue\ntasks:\n"
+    _sync(
+        WAITED.replace("{return_outputs}", "true")
+        .replace("tasks:\n", secret_input, 1)
+        .replace('format: "hello {{ trigger.body.name }}"', 'format: "{{ inputs.token }}"')
+    )
+    response = _call_waited(client, "PT0.1S")
+    assert response.status_code == 200, response.content
+    assert response.json()["outputs"] == {"greeting": "******"}
+    assert b"s3cr3t" not in response.content and b"$secret" not in response.content
+
+
+@pytest.mark.django_db(transaction=True)
 def test_it_answers_a_waiting_webhook_without_outputs_unless_asked(client: Any, celery_worker: Any) -> None:
     _sync(WAITED.replace("{return_outputs}", "false"))
     response = _call_waited(client, "PT0.1S")

@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from orchestrator.executor import walker
 from orchestrator.flowmodel import input_types, spec, worker_group
@@ -28,7 +27,7 @@ from orchestrator.flowmodel.spec import FlowValidationError, parse_flow
 from orchestrator.state.models import LogLine, State
 from orchestrator.worker import heartbeat
 from portal.celery import app
-from tests.conftest import wait_for
+from tests.conftest import database_url, wait_for
 
 
 def _start(text: str) -> Any:
@@ -56,12 +55,10 @@ class Workers:
         self.procs: list[subprocess.Popen] = []
 
     def start(self, name: str, queues: list[str], groups: str = "") -> None:
-        db = connection.settings_dict
-        assert db["ENGINE"].endswith("sqlite3"), "these workers share the SQLite test database file"
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "portal.settings",
-            "DATABASE_URL": f"sqlite:///{db['NAME']}",
+            "DATABASE_URL": database_url(),  # this run's test database, SQLite or PostgreSQL
             "REDIS_URL": self.broker,
             "PORTICO_QUEUE": self.queue,
             "PORTICO_WORKER_GROUPS": groups,

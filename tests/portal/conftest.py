@@ -122,7 +122,7 @@ def data_cc(db: Any) -> CostCenter:
     return CostCenter.objects.create(code="DATA-002", name="Data")
 
 
-def _user(username: str, groups: list[str], cost_center: CostCenter | None = None) -> User:
+def make_user(username: str, groups: list[str], cost_center: CostCenter | None = None) -> User:
     email = f"{username}@example.com"
     user = User.objects.create_user(username, email, "pw", default_cost_center=cost_center)
     user.groups.add(*Group.objects.filter(name__in=groups))
@@ -131,22 +131,22 @@ def _user(username: str, groups: list[str], cost_center: CostCenter | None = Non
 
 @pytest.fixture
 def alice(roles: None, plat: CostCenter) -> User:
-    return _user("alice", [REQUESTERS], plat)
+    return make_user("alice", [REQUESTERS], plat)
 
 
 @pytest.fixture
 def bob(roles: None, plat: CostCenter) -> User:
-    return _user("bob", [REQUESTERS, APPROVERS], plat)
+    return make_user("bob", [REQUESTERS, APPROVERS], plat)
 
 
 @pytest.fixture
 def charlie(roles: None) -> User:
-    return _user("charlie", [APPROVERS])
+    return make_user("charlie", [APPROVERS])
 
 
 @pytest.fixture
 def mallory(roles: None) -> User:
-    return _user("mallory", [REQUESTERS])
+    return make_user("mallory", [REQUESTERS])
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 
 from portal.audit.models import AuditEvent, AuditLogIsAppendOnly
-from portal.audit.services import record, verify_chain
+from portal.audit.services import record
+from portal.audit.verification import verify_chain
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +47,7 @@ def events(alice, bob, plat, data_cc):
 
 
 def test_it_chains_each_event_to_the_previous_one(events):
-    assert events[0].prev_hash == "0" * 64
+    assert AuditEvent.objects.order_by("id").first().prev_hash == "0" * 64  # fixtures' rows come first
     for previous, event in zip(events, events[1:], strict=False):
         assert event.prev_hash == previous.hash
     assert verify_chain() == (True, None)
@@ -64,7 +65,7 @@ def test_it_refuses_to_update_or_delete_an_event(events):
         AuditEvent.objects.filter(pk=event.pk).update(verb="forged")
     with pytest.raises(AuditLogIsAppendOnly):
         AuditEvent.objects.all().delete()
-    assert AuditEvent.objects.count() == 4
+    assert AuditEvent.objects.filter(pk__gte=events[0].pk).count() == 4
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger exists on PostgreSQL only")
@@ -147,7 +148,7 @@ def test_it_neutralises_spreadsheet_formulas_in_the_export(client, bob, alice):
     )
     record("=cmd|' /C calc'!A0", actor=alice)
     client.force_login(bob)
-    text = b"".join(client.get(reverse("audit:export")).streaming_content).decode()
+    text = b"".join(client.get(reverse("audit:export"), {"actor": alice.pk}).streaming_content).decode()
     rows = list(csv.DictReader(io.StringIO(text)))
     assert rows[0]["verb"] == "'=cmd|' /C calc'!A0"
     assert rows[1]["details"] == '{"name": "=HYPERLINK(1)"}'  # inside JSON, not at the start of a cell

@@ -46,6 +46,36 @@ def test_it_reports_invalid_files_without_loading_them(flows_dir):
     assert CatalogFlow.objects.filter(active=True).count() == 2
 
 
+DAY2_WITH_WEBHOOK = """\
+id: destroy-by-hook
+namespace: portico.tests
+labels:
+  portico.resource-action: destroy
+inputs:
+  - id: server_id
+    type: INT
+tasks:
+  - id: say
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ inputs.server_id }}"
+triggers:
+  - id: hook
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: "0123456789abcdef"
+"""
+
+
+def test_it_refuses_a_day2_flow_with_triggers(flows_dir):
+    """A webhook would start a destroy with any server id: day-2 flows start from the resource page only."""
+    (flows_dir / "destroy-by-hook.yml").write_text(DAY2_WITH_WEBHOOK)
+    report = sync_flows(flows_dir)
+    [error] = [e for e in report.errors if "destroy-by-hook.yml" in e]
+    assert "destroy-by-hook.yml:12: triggers: a day-2 flow" in error and "cannot have triggers" in error
+    assert not CatalogFlow.objects.filter(flow_id="destroy-by-hook").exists()
+    (flows_dir / "destroy-by-hook.yml").write_text(DAY2_WITH_WEBHOOK.split("triggers:")[0])
+    assert sync_flows(flows_dir).ok and CatalogFlow.objects.filter(flow_id="destroy-by-hook").exists()
+
+
 def test_it_deactivates_flows_whose_file_was_removed(flows_dir):
     sync_flows(flows_dir)
     (flows_dir / "quick.yml").unlink()

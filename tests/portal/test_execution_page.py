@@ -190,7 +190,7 @@ def test_it_masks_secrets_in_outputs_and_logs(client: Any, tree_run: Any, charli
             _url("detail", execution),
             _url("live", execution),
             _url("logs", execution),
-            reverse("requests:execution", args=[request.pk]),
+            reverse("requests:live", args=[request.pk]),
         ):
             html = client.get(url).content.decode()
             assert SECRET not in html, url
@@ -271,7 +271,8 @@ def test_it_refuses_actions_on_the_server_for_users_without_the_permission(
     assert Execution.objects.filter(original=failed).count() == 0
     failed.refresh_from_db()
     assert failed.state == State.FAILED
-    assert not AuditEvent.objects.filter(verb__in=["execution.resume", "execution.restart"]).exists()
+    commands = ["execution.resume_requested", "execution.restart_requested"]
+    assert not AuditEvent.objects.filter(verb__in=commands).exists()
 
 
 def test_it_requires_csrf_on_actions(
@@ -294,7 +295,7 @@ def test_it_resumes_a_paused_execution_with_the_on_resume_form(
     request.refresh_from_db()
     assert request.state == RequestState.PAUSED
     client.force_login(alice)
-    partial = client.get(reverse("requests:execution", args=[request.pk])).content.decode()
+    partial = client.get(reverse("requests:live", args=[request.pk])).content.decode()
     assert "Awaiting resume" in partial and "hx-trigger" in partial
 
     client.force_login(charlie)
@@ -323,10 +324,10 @@ def test_it_resumes_a_paused_execution_with_the_on_resume_form(
         "execution.started",
         "execution.paused",
         "execution.resumed",
-        "execution.resume",
+        "execution.resume_requested",
         "execution.finished",
     ]
-    resume_event = AuditEvent.objects.get(verb="execution.resume")
+    resume_event = AuditEvent.objects.get(verb="execution.resume_requested")
     assert resume_event.actor == charlie and resume_event.details["inputs"] == ["reason", "size"]
 
 
@@ -353,14 +354,14 @@ def test_it_lets_the_requester_kill_their_running_execution(
     assert "kill" in _actions(html) and "hx-trigger" in html  # still polling while it runs
 
     started = time.monotonic()
-    assert client.post(_url("kill", execution)).status_code == 302
+    assert client.post(_url("kill", execution), {"confirm": "yes"}).status_code == 302
     wait_for(execution, timeout=15)
     assert execution.state == State.KILLED and time.monotonic() - started < 15
     _wait_until(
         lambda: ResourceRequest.objects.filter(pk=request.pk, state=RequestState.CANCELLED).exists(),
         what="request CANCELLED",
     )
-    event = AuditEvent.objects.get(verb="execution.kill")
+    event = AuditEvent.objects.get(verb="execution.kill_requested")
     assert event.actor == alice and event.details["execution"] == str(execution.pk)
 
 
@@ -378,7 +379,8 @@ def test_it_restarts_and_replays_a_failed_execution_for_an_approver(
         assert client.post(_url(name, execution)).status_code == 302
     execution.refresh_from_db()
     assert execution.state == State.FAILED
-    assert not AuditEvent.objects.filter(verb__in=["execution.kill", "execution.resume"]).exists()
+    commands = ["execution.kill_requested", "execution.resume_requested"]
+    assert not AuditEvent.objects.filter(verb__in=commands).exists()
 
     assert client.post(_url("restart", execution)).status_code == 302
     _wait_until(
@@ -402,7 +404,7 @@ def test_it_restarts_and_replays_a_failed_execution_for_an_approver(
     assert "Replay of" in client.get(_url("detail", replay)).content.decode()
 
     verbs = _verbs(request)
-    assert "execution.restart" in verbs and "execution.replay" in verbs
+    assert "execution.restart_requested" in verbs and "execution.replay_requested" in verbs
     assert verbs.count("execution.reopened") == 2  # restart and replay each ran the request again
 
 
@@ -410,14 +412,14 @@ def test_it_redirects_an_expired_htmx_poll_to_the_login_page(client: Any, tree_r
     request, execution = tree_run
     page = f"/requests/{request.pk}/"
     response = client.get(
-        reverse("requests:execution", args=[request.pk]),
+        reverse("requests:live", args=[request.pk]),
         HTTP_HX_REQUEST="true",
         HTTP_HX_CURRENT_URL=f"http://testserver{page}",
     )
     assert response.status_code == 200
     assert response["HX-Redirect"] == f"{reverse('account_login')}?next=%2Frequests%2F{request.pk}%2F"
     assert response.content == b""
-    plain = client.get(reverse("requests:execution", args=[request.pk]))
+    plain = client.get(reverse("requests:live", args=[request.pk]))
     assert plain.status_code == 302 and "HX-Redirect" not in plain
     poll = client.get(_url("logs", execution), {"after": 0}, HTTP_HX_REQUEST="true")
     assert poll["HX-Redirect"].startswith(reverse("account_login"))

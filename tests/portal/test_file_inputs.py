@@ -115,7 +115,7 @@ def test_it_refuses_a_file_type_the_flow_does_not_allow(
     )
 
     assert response.status_code == 400
-    assert "Must be a file ending in .pub, .txt." in response.content.decode()
+    assert "This value must be a file ending in .pub, .txt." in response.content.decode()
     assert not ResourceRequest.objects.exists()
 
 

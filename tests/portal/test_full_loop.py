@@ -13,7 +13,7 @@ from orchestrator.state.models import Execution
 from portal.approvals import services as approvals
 from portal.approvals.models import Decision
 from portal.audit.models import AuditEvent
-from portal.audit.services import verify_chain
+from portal.audit.verification import verify_chain
 from portal.requests.models import RequestState, ResourceRequest
 from portal.requests.services import submit_request
 from tests.conftest import wait_for
@@ -55,14 +55,14 @@ def test_it_runs_a_request_from_submit_to_succeeded(
     assert request.secret_inputs == {} and request.finished_at is not None
 
     client.force_login(alice)
-    partial = client.get(reverse("requests:execution", args=[request.pk])).content.decode()
+    partial = client.get(reverse("requests:live", args=[request.pk])).content.decode()
     assert "Provisioning web-1 x2" in partial
     assert "hello" in partial and "SUCCESS" in partial and "Succeeded" in partial
     assert "hx-trigger" not in partial  # polling stops once finished
 
     events = AuditEvent.objects.filter(target_id=str(request.pk)).order_by("id")
     verbs = list(events.values_list("verb", flat=True))
-    assert verbs == ["requested", "approved", "execution.started", "execution.finished"]
+    assert verbs == ["request.submitted", "request.approved", "execution.started", "execution.finished"]
     assert verify_chain() == (True, None)
 
     mails = _wait_until(
@@ -100,7 +100,7 @@ def test_it_gives_exactly_one_decision_to_racing_approvers(celery_worker, catalo
     assert sorted(outcomes.values()) == ["approved", "refused"], outcomes
     assert Decision.objects.count() == 1
     assert Execution.objects.count() == 1
-    assert AuditEvent.objects.filter(verb="approved").count() == 1
+    assert AuditEvent.objects.filter(verb="request.approved").count() == 1
     wait_for(Execution.objects.get())
     assert verify_chain() == (True, None)
 
@@ -116,5 +116,5 @@ def test_it_runs_a_flow_without_approval_straight_away(client, celery_worker, ca
         lambda: ResourceRequest.objects.filter(pk=request.pk, state=RequestState.SUCCEEDED).exists(),
         what="request SUCCEEDED",
     )
-    assert "Hello Portico" in client.get(reverse("requests:execution", args=[request.pk])).content.decode()
-    assert AuditEvent.objects.filter(verb="auto-approved", target_id=str(request.pk)).exists()
+    assert "Hello Portico" in client.get(reverse("requests:live", args=[request.pk])).content.decode()
+    assert AuditEvent.objects.filter(verb="request.auto_approved", target_id=str(request.pk)).exists()

@@ -149,8 +149,8 @@ def _page(response: Any) -> str:
     [
         "/requests/99999/",
         f"/requests/{HUGE_ID}/",
-        "/requests/99999/execution/",
-        f"/requests/{HUGE_ID}/execution/",
+        "/requests/99999/live/",
+        f"/requests/{HUGE_ID}/live/",
         "/resources/99999/",
         f"/resources/{HUGE_ID}/",
         "/executions/00000000-0000-0000-0000-000000000000/",
@@ -218,7 +218,7 @@ def test_an_out_of_range_audit_filter_is_an_empty_result(
 def test_a_malformed_audit_filter_is_ignored(client: Any, bob: Any, audit_events: None, value: str) -> None:
     client.force_login(bob)
     export = client.get(reverse("audit:export"), {"actor": value})
-    assert export.status_code == 200 and len(_csv_rows(export)) == 2
+    assert export.status_code == 200 and _csv_rows(export) == _csv_rows(client.get(reverse("audit:export")))
 
 
 def test_the_largest_id_is_still_a_filter(client: Any, bob: Any, alice: Any, audit_events: None) -> None:
@@ -237,13 +237,13 @@ def _post(client: Any, url: str, plat: Any, **fields: Any) -> Any:
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("doc", YAML_BOMB, "Must not use YAML aliases (*name); write the value out instead."),
-        ("doc", ".nan", "Must not contain NaN or Infinity."),
-        ("data", "NaN", "Must be valid JSON (NaN is not a number JSON allows)."),
-        ("data", '{"a": Infinity}', "Must be valid JSON (Infinity is not a number JSON allows)."),
-        ("data", "[" * 5000 + "]" * 5000, "Is nested too deeply (at most 32 levels)."),
-        ("wait", "PT99999999999999999999S", "Must be at most 100 years (P36525D), got"),
-        ("count", "9" * 23, "Must be between -9223372036854775808 and 9223372036854775807."),
+        ("doc", YAML_BOMB, "This value must not use YAML aliases (*name); write the value out instead."),
+        ("doc", ".nan", "This value must not contain NaN or Infinity."),
+        ("data", "NaN", "This value must be valid JSON (NaN is not a number JSON allows)."),
+        ("data", '{"a": Infinity}', "This value must be valid JSON (Infinity is not a number JSON allows)."),
+        ("data", "[" * 5000 + "]" * 5000, "This value is nested too deeply (at most 32 levels)."),
+        ("wait", "PT99999999999999999999S", "This value must be at most 100 years (P36525D), got"),
+        ("count", "9" * 23, "This value must be between -9223372036854775808 and 9223372036854775807."),
     ],
 )
 def test_a_hostile_form_value_is_a_field_error(
@@ -265,7 +265,7 @@ def test_an_upload_name_of_300_characters_is_a_field_error(
     upload = SimpleUploadedFile("k" * 296 + ".txt", b"data")
     response = _post(client, hostile, plat, upload=upload)
     assert response.status_code == 400
-    assert "Has too long a file name (at most 200 bytes" in response.content.decode()
+    assert "This value has too long a file name (at most 200 bytes" in response.content.decode()
     assert not ResourceRequest.objects.exists()
 
 

@@ -13,7 +13,7 @@ from portal.approvals import selectors as approval_selectors
 from portal.approvals import services as approvals
 from portal.approvals.models import Decision, Outcome
 from portal.audit.models import AuditEvent
-from portal.audit.services import verify_chain
+from portal.audit.verification import verify_chain
 from portal.requests.models import RequestState
 from portal.requests.services import submit_request
 
@@ -40,7 +40,7 @@ def test_it_records_a_pending_request_with_secrets_apart(pending, catalog):
 
 
 def test_it_audits_the_request_with_secrets_masked(pending):
-    event = AuditEvent.objects.get(verb="requested")
+    event = AuditEvent.objects.get(verb="request.submitted")
     assert event.actor.username == "alice" and event.cost_center.code == "PLAT-001"
     assert (event.flow_namespace, event.flow_id) == ("portico.tests", "all-inputs")
     assert event.target_id == str(pending.pk)
@@ -54,7 +54,7 @@ def test_it_refuses_invalid_inputs_and_records_nothing(catalog, alice, plat):
             requester=alice, catalog_flow=catalog["all-inputs"], data={"name": "X"}, cost_center=plat
         )
     assert {"name", "owner", "token"} <= set(exc.value.errors)
-    assert not AuditEvent.objects.exists()
+    assert not AuditEvent.objects.filter(verb__startswith="request.").exists()
 
 
 def test_it_approves_and_starts_the_execution_with_secrets(pending, bob):
@@ -68,7 +68,7 @@ def test_it_approves_and_starts_the_execution_with_secrets(pending, bob):
     assert "s3cr3t-value" not in str(execution.inputs)  # the request's ciphertext, carried over
     assert execution.labels["portico.request"] == str(request.pk)
     assert execution.flow_source == pending.flow_source
-    approved = AuditEvent.objects.get(verb="approved")
+    approved = AuditEvent.objects.get(verb="request.approved")
     assert approved.actor == bob and approved.details["comment"] == "ok"
     assert approved.details["inputs"]["token"] == MASK
     assert verify_chain() == (True, None)
@@ -80,7 +80,7 @@ def test_it_rejects_without_running_and_drops_the_secret(pending, bob):
     assert request.secret_inputs == {}
     assert Decision.objects.get(request=request).outcome == Outcome.REJECTED
     assert not Execution.objects.exists()
-    assert AuditEvent.objects.filter(verb="rejected", actor=bob).exists()
+    assert AuditEvent.objects.filter(verb="request.rejected", actor=bob).exists()
 
 
 def test_it_refuses_self_approval(catalog, bob, plat):
@@ -118,9 +118,10 @@ def test_it_auto_approves_flows_without_approval(catalog, alice, plat):
     assert request.state in (RequestState.APPROVED, RequestState.RUNNING)
     assert request.execution is not None and request.execution.inputs == {"name": "world"}
     assert Decision.objects.get(request=request).outcome == Outcome.AUTO_APPROVED
-    assert list(AuditEvent.objects.order_by("id").values_list("verb", flat=True))[:2] == [
-        "requested",
-        "auto-approved",
+    verbs = AuditEvent.objects.filter(verb__startswith="request.").order_by("id")
+    assert list(verbs.values_list("verb", flat=True))[:2] == [
+        "request.submitted",
+        "request.auto_approved",
     ]
 
 
@@ -133,7 +134,7 @@ def test_it_queues_pending_requests_oldest_first_with_secrets_masked(pending, ca
     queue = approval_selectors.queue()
 
     assert [request.pk for request, _ in queue] == [pending.pk, later.pk]
-    assert queue[0][1]["token"] == MASK and queue[0][1]["name"] == "web-1"
+    assert queue[0][1]["Token"] == MASK and queue[0][1]["Name"] == "web-1"  # by display name
     assert approval_selectors.pending_count() == 2
     approvals.reject(later.pk, acting_user=charlie)
     assert approval_selectors.pending_count() == 1

@@ -21,7 +21,7 @@ from django.utils import timezone
 from hcloud_fake import HcloudFake
 from portal.approvals import services as approvals
 from portal.audit.models import AuditEvent
-from portal.audit.services import verify_chain
+from portal.audit.verification import verify_chain
 from portal.catalog.models import CatalogFlow
 from portal.catalog.services import sync_flows
 from portal.requests.models import RequestState, ResourceRequest
@@ -147,7 +147,7 @@ def test_it_refuses_a_server_type_the_api_does_not_offer(
 
     assert response.status_code == 400
     body = response.content.decode()
-    assert "Must be one of: cx22" in body and "ssh-ed25519" in body
+    assert "This value must be one of: cx22" in body and "ssh-ed25519" in body
     assert not ResourceRequest.objects.exists()
 
 
@@ -181,7 +181,7 @@ def test_it_provisions_a_vm_records_the_resource_and_destroys_it_on_request(
     client.force_login(alice)
     page = client.get(reverse("resources:list")).content.decode()
     assert "web-1" in page and resource.ipv4 in page and "€3.79" in page
-    response = client.post(reverse("resources:action", args=[resource.pk, "destroy"]))
+    response = client.post(reverse("resources:action", args=[resource.pk, "destroy"]), {"confirm": "yes"})
     destroy = ResourceRequest.objects.filter(catalog_flow__flow_id="hetzner-vm-destroy").get()
     assert response.status_code == 302 and destroy.inputs == {
         "resource_id": resource.pk,
@@ -202,10 +202,10 @@ def test_it_provisions_a_vm_records_the_resource_and_destroys_it_on_request(
     )
     # Recorded first when the server's id was known, then completed when the flow succeeded.
     assert verbs == [
-        "resource.provisioning",
+        "resource.provisioning_started",
         "resource.created",
         "resource.action_requested",
-        "resource.destroy",
+        "resource.destroy_succeeded",
     ]
     assert verify_chain() == (True, None)
 
@@ -277,7 +277,7 @@ def test_it_warns_once_before_expiry_then_destroys_as_system(
     resource.refresh_from_db()
     assert resource.state == ResourceState.DESTROYED and fake.cloud.servers == {}
     expired = AuditEvent.objects.get(verb="resource.expired")
-    auto = AuditEvent.objects.get(verb="auto-approved", target_id=str(destroy_id))
+    auto = AuditEvent.objects.get(verb="request.auto_approved", target_id=str(destroy_id))
     assert expired.actor_repr == "system" and auto.actor_repr == "system"
     assert auto.details["reason"] == f"resource #{resource.pk} expired"
 
@@ -332,7 +332,7 @@ def test_it_needs_two_distinct_approvers_over_budget(
     decided = approve(request, charlie)
 
     assert decided.state in (RequestState.APPROVED, RequestState.RUNNING, RequestState.SUCCEEDED)
-    assert AuditEvent.objects.filter(verb="approved.first_of_two", actor=bob).count() == 1
+    assert AuditEvent.objects.filter(verb="request.first_approval", actor=bob).count() == 1
     finished(request)
 
 
@@ -458,7 +458,7 @@ def test_it_refuses_a_server_type_deprecated_in_the_chosen_location(
     assert 'value="cx21"' in form and 'value="cx11"' not in form  # cx11 is deprecated everywhere
     assert "deprecated in fsn1" in price
     assert refused.status_code == 400
-    assert "server type cx21 is deprecated in fsn1 (unavailable after 2024-09-06)" in refused.content.decode()
+    assert "Server type cx21 is deprecated in fsn1 (unavailable after 2024-09-06)" in refused.content.decode()
     assert not ResourceRequest.objects.exists()
     assert (
         request_vm(client, alice, plat, server_type="cx21", location="nbg1").inputs["server_type"] == "cx21"

@@ -115,7 +115,7 @@ def test_a_secret_is_encrypted_while_pending_masked_everywhere_and_gone_when_don
         reverse("executions:detail", args=[execution.pk]),
         reverse("executions:live", args=[execution.pk]),
         reverse("executions:logs", args=[execution.pk]),
-        reverse("requests:execution", args=[request.pk]),
+        reverse("requests:live", args=[request.pk]),
         reverse("requests:detail", args=[request.pk]),
     ]
     _pages_hide_it(client, alice, execution_pages)

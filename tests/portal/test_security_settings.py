@@ -28,6 +28,7 @@ def _production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         DJANGO_ALLOWED_HOSTS="portico.example.com",
         DJANGO_CSRF_TRUSTED_ORIGINS="https://portico.example.com",
         REDIS_URL="redis://127.0.0.1:6379/15",
+        PORTICO_AUDIT_KEY=secrets.token_urlsafe(32),
         PYTHONPATH=str(ROOT),
     )
     env.update(extra)
@@ -157,3 +158,26 @@ def test_no_template_needs_inline_script() -> None:
         assert not _INLINE_SCRIPT.findall(text), path
         assert not _EVENT_HANDLER.findall(text), path
         assert not _STYLE_ELEMENT.findall(text), path
+
+
+def test_the_healthcheck_answers_plain_http_on_localhost_under_production_settings(tmp_path: Path) -> None:
+    """The compose healthcheck calls http://127.0.0.1:8000/healthz inside the container: production's
+    HTTPS redirect and Host check must not turn a healthy server into a failing probe; every other path
+    still gets them."""
+    script = (
+        "import django; django.setup()\n"
+        "from django.test import Client\n"
+        "c = Client()\n"
+        "print(c.get('/healthz', HTTP_HOST='127.0.0.1:8000').status_code)\n"
+        "print(c.get('/accounts/login/', HTTP_HOST='127.0.0.1:8000').status_code)\n"
+        "print(c.get('/accounts/login/', HTTP_HOST='portico.example.com').status_code)\n"
+    )
+    env = _production_env(tmp_path, DJANGO_SETTINGS_MODULE="portal.settings")
+    migrate = _run([sys.executable, "manage.py", "migrate", "--noinput"], env)
+    assert migrate.returncode == 0, migrate.stderr
+    result = _run([sys.executable, "-c", script], env)
+    assert result.returncode == 0, result.stderr
+    healthz, wrong_host, redirected = result.stdout.split()
+    assert (healthz, wrong_host, redirected) == ("200", "400", "301")
+    compose = (ROOT / "docker-compose.yml").read_text()
+    assert "http://127.0.0.1:8000/healthz" in compose

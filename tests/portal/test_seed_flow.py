@@ -185,7 +185,7 @@ def test_it_creates_configures_checks_and_tells_the_channel(
     assert resource.state == ResourceState.RUNNING and resource.name == "web-7"
     assert resource.provider_id == str(outputs["server_id"]) and resource.state_key == outputs["state_key"]
     # Kestra types a flow output by its ``type`` (INT -> 200); Portico keeps the rendered text for now.
-    assert runs["check"].outputs["code"] == 200 and str(outputs["check_status"]) == "200"
+    assert runs["check"].outputs["code"] == 200 and outputs["check_status"] == 200
     assert target.hits == ["/health"]
 
     configure = runs["configure"]

@@ -43,7 +43,7 @@ def test_it_shows_the_request_to_its_requester_with_secrets_masked(client, alice
 def test_it_hides_another_users_request(client, mallory, alices_request):
     client.force_login(mallory)
     assert client.get(reverse("requests:detail", args=[alices_request.pk])).status_code == 404
-    assert client.get(reverse("requests:execution", args=[alices_request.pk])).status_code == 404
+    assert client.get(reverse("requests:live", args=[alices_request.pk])).status_code == 404
     assert "web-1" not in client.get(reverse("requests:list")).content.decode()
 
 
@@ -109,10 +109,10 @@ def test_it_enforces_csrf_on_decisions(bob, alices_request):
 
 def test_it_polls_the_execution_partial_until_the_request_is_finished(client, bob, alice, alices_request):
     client.force_login(alice)
-    partial = client.get(reverse("requests:execution", args=[alices_request.pk])).content.decode()
+    partial = client.get(reverse("requests:live", args=[alices_request.pk])).content.decode()
     assert 'hx-trigger="every 2s"' in partial and "<html" not in partial
     approvals.reject(alices_request.pk, acting_user=bob)
-    partial = client.get(reverse("requests:execution", args=[alices_request.pk])).content.decode()
+    partial = client.get(reverse("requests:live", args=[alices_request.pk])).content.decode()
     assert "hx-trigger" not in partial and "Rejected" in partial
 
 

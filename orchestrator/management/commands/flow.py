@@ -25,7 +25,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.models import F
 
 from orchestrator.executor import walker
-from orchestrator.flowmodel import input_types, masking, spec, storage, worker_group
+from orchestrator.flowmodel import input_types, secrets_at_rest, spec, storage, worker_group
 from orchestrator.state import logs
 from orchestrator.state.models import TERMINAL, Execution, State
 from orchestrator.worker import embedded_redis, heartbeat
@@ -53,16 +53,6 @@ def _upload(path: str) -> input_types.FileUpload:
     """``--input f=@PATH``: the local file, to be stored as the FILE input (curl's ``@`` convention)."""
     source = Path(path).expanduser()
     return input_types.FileUpload(name=source.name, data=source.read_bytes())
-
-
-def _masked(value: Any, secrets: list[str]) -> Any:
-    if isinstance(value, str):
-        return masking.mask(value, secrets)
-    if isinstance(value, dict):
-        return {k: _masked(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_masked(v, secrets) for v in value]
-    return value
 
 
 class Command(BaseCommand):
@@ -209,7 +199,7 @@ class Command(BaseCommand):
                 return 130
         secrets = logs.secret_values(execution, flow)
         if options["json"]:
-            self.stdout.write(json.dumps(_masked(self._result(execution), secrets), indent=2))
+            self.stdout.write(json.dumps(secrets_at_rest.masked(self._result(execution), secrets), indent=2))
         else:
             self._summary(execution, secrets)
         return 0 if execution.state == State.SUCCESS else EXIT_FAILED
@@ -288,4 +278,4 @@ class Command(BaseCommand):
             stamp = f"{entry.timestamp:%H:%M:%S.%f}"[:-3]
             self.stdout.write(f"  {stamp} {entry.level:<5} {where}: {entry.message}")
         if execution.outputs:
-            self.stdout.write("outputs: " + json.dumps(_masked(execution.outputs, secrets)))
+            self.stdout.write("outputs: " + json.dumps(secrets_at_rest.masked(execution.outputs, secrets)))

@@ -451,13 +451,32 @@ def price_for(server_type: str, location: str | None) -> dict[str, Any] | None:
     return None
 
 
+def deprecation_note(server_type: dict[str, Any]) -> str:
+    """A label suffix like 'deprecated in fsn1, nbg1 (unavailable after 2025-09-01)' for a type some
+    locations retire, so the dropdown warns before the choice is refused (``unavailable_reason``)."""
+    deprecated = server_type.get("deprecated") or {}
+    if not deprecated:
+        return ""
+    by_date: dict[str, list[str]] = {}
+    for location, until in sorted(deprecated.items()):
+        by_date.setdefault(str(until)[:10], []).append(location)
+    parts = [
+        f"{', '.join(places)}{f' (unavailable after {until})' if until else ''}"
+        for until, places in sorted(by_date.items())
+    ]
+    return f"deprecated in {'; '.join(parts)}"
+
+
 @input_options.register("hcloud.server_types")
 def server_type_options() -> list[input_options.Option]:
-    return [
-        (t["name"], f"{t['name']} — {t['cores']} vCPU, {t['memory']:g} GB RAM, {t['disk']} GB disk")
-        for t in server_types()
-        if offered_in(t)  # a type deprecated everywhere is not offered at all
-    ]
+    options = []
+    for t in server_types():
+        if not offered_in(t):  # a type deprecated everywhere is not offered at all
+            continue
+        label = f"{t['name']} — {t['cores']} vCPU, {t['memory']:g} GB RAM, {t['disk']} GB disk"
+        note = deprecation_note(t)
+        options.append((t["name"], f"{label} — {note}" if note else label))
+    return options
 
 
 @input_options.register("hcloud.images")

@@ -26,7 +26,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from orchestrator.flowmodel import masking
 from orchestrator.flowmodel.durations import parse_duration
-from orchestrator.flowmodel.task_api import RunContext, StepError, register
+from orchestrator.flowmodel.task_api import RunContext, Secret, StepError, register
 from orchestrator.plugins import runners
 from orchestrator.plugins.terraform import runner, state_location
 from orchestrator.plugins.terraform.runner import Command, Result
@@ -231,13 +231,15 @@ def plan_summary(plan: dict[str, Any]) -> dict[str, Any]:
 
 
 def terraform_outputs(raw: str, secrets: list[str]) -> tuple[dict[str, Any], list[str]]:
-    """Values of ``output -json``; outputs Terraform marks sensitive are masked and listed."""
+    """Values of ``output -json``; outputs Terraform marks sensitive are listed and kept as ``Secret``:
+    stored encrypted, shown as ``******``, still usable by later tasks (a generated password)."""
     values: dict[str, Any] = {}
     sensitive: list[str] = []
     for name, item in (json.loads(raw or "{}") or {}).items():
         if item.get("sensitive"):
             sensitive.append(name)
-            values[name] = masking.MASK
+            masking.register_secrets(_leaves(item.get("value")))
+            values[name] = Secret(item.get("value"))
         else:
             values[name] = masked(item.get("value"), secrets)
     return values, sensitive

@@ -24,9 +24,11 @@ def request_cost(request_obj: Any) -> dict[str, Any]:
     """What an approver weighs: estimated cost, Terraform plan, the cost center's month so far."""
     estimate = getattr(request_obj, "estimate", None)
     cost_center = request_obj.cost_center
+    # A list page (the approval queue) computes it once per cost center for all its rows.
+    month = getattr(request_obj, "month_to_date", None)
     return {
         "estimate": estimate,
-        "month_to_date": selectors.month_to_date(cost_center),
+        "month_to_date": selectors.month_to_date(cost_center) if month is None else month,
         "budget": getattr(cost_center, "monthly_budget", None),
         "cost_center": cost_center,
     }

@@ -1,0 +1,1 @@
+"""One router per resource of the API; ``portal.api.api`` mounts them."""

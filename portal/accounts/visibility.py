@@ -53,6 +53,20 @@ def sees_everything(user: Any) -> bool:
     )
 
 
+def overseen_executions(queryset: QuerySet[M], user: Any) -> QuerySet[M] | None:
+    """The executions list (also runs no request started: schedules, webhooks) for those who oversee
+    whole namespaces: everything for ``sees_everything``, the namespaces of their oversee grants for an
+    unscoped overseer of some; None (refused) for anyone else, e.g. an approver scoped to cost centers,
+    as those runs are charged to none."""
+    if sees_everything(user):
+        return queryset
+    if not _authenticated(user) or cost_center_scope(user) is not None:
+        return None
+    if not rules.holds_anywhere(user, rules.OVERSEE):
+        return None
+    return queryset.filter(rules.namespace_q(user, rules.OVERSEE, "namespace"))
+
+
 def oversees(user: Any, cost_center_id: int | None, namespace: str | None = None) -> bool:
     """Whether ``user`` sees others' objects charged to ``cost_center_id`` for flows of ``namespace``."""
     return rules.can_view_namespace(user, namespace) and _in_scope(user, cost_center_id)

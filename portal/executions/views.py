@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from orchestrator.executor.control import ControlError
 from orchestrator.flowmodel.input_types import InputsInvalid
 from orchestrator.state.models import TERMINAL, Execution, State, TaskRun
-from portal.accounts.visibility import sees_everything
+from portal.accounts.visibility import overseen_executions
 from portal.lists.paging import paginate
 
 from . import selectors, services
@@ -73,10 +73,12 @@ def _log_context(request: HttpRequest, execution: Execution, flow: Any, after: i
 @login_required
 @require_GET
 def execution_list(request: HttpRequest) -> HttpResponse:
-    """Every execution, for operators: also those no request started (schedules, webhooks, flow triggers)."""
-    if not sees_everything(request.user):
+    """Executions of the namespaces one oversees, also those no request started (schedules, webhooks,
+    flow triggers): every one for those who see everything."""
+    overseen = overseen_executions(Execution.objects.order_by("-created"), request.user)
+    if overseen is None:
         raise PermissionDenied
-    listing = paginate(request.GET, ExecutionFilter(request.GET, Execution.objects.order_by("-created")))
+    listing = paginate(request.GET, ExecutionFilter(request.GET, overseen))
     executions = selectors.with_origin(list(listing.page))
     return render(request, "executions/list.html", {"executions": executions, "list": listing})
 

@@ -15,7 +15,8 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from portal.accounts.roles import APPROVE_PERMISSION
+from portal.accounts.models import NamespaceRole
+from portal.accounts.roles import APPROVE_PERMISSION, may_decide_on
 from portal.accounts.visibility import oversees
 from portal.requests import comments
 from portal.requests.models import RequestComment, RequestState, ResourceRequest
@@ -30,15 +31,24 @@ EVENTS = ("requested", "decided", "finished", "cancelled")
 
 
 def approvers_of(request: ResourceRequest) -> list[Any]:
-    """Active approvers who oversee ``request``'s cost center (a scoped approver only theirs), but
-    never its requester: those who may open the request page the notice links to."""
+    """Active users who may decide ``request`` — approvers on every namespace or granted approver (or
+    namespace admin) on its flow's namespace, within their cost-center scope — but never its requester:
+    those who may open the request page the notice links to and decide there."""
     app_label, codename = APPROVE_PERMISSION.split(".")
     permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
     condition = Q(is_superuser=True)
     if permission is not None:
         condition |= Q(groups__permissions=permission) | Q(user_permissions=permission)
+    deciding = (NamespaceRole.APPROVER, NamespaceRole.ADMIN)
+    condition |= Q(namespace_grants__role__in=deciding) | Q(groups__namespace_grants__role__in=deciding)
     users = get_user_model().objects.filter(condition, is_active=True).exclude(pk=request.requester_id)
-    return [user for user in users.distinct().order_by("pk") if oversees(user, request.cost_center_id)]
+    namespace = request.catalog_flow.namespace
+    return [
+        user
+        for user in users.distinct().order_by("pk")
+        if oversees(user, request.cost_center_id, namespace)
+        and may_decide_on(user, request.cost_center_id, namespace)
+    ]
 
 
 def recipient_users(event: str, request: ResourceRequest) -> list[Any]:

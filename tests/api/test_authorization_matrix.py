@@ -11,9 +11,12 @@ from typing import Any
 
 import pytest
 
+from portal.accounts.models import NamespaceGrant, NamespaceRole
 from portal.audit.models import AuditEvent
 from portal.requests.models import RequestState
 from portal.requests.services import submit_request
+
+from .conftest import make_user
 
 ALL = ["read", "request", "approve", "operate"]
 TEAM_A = ["team-a.*"]
@@ -139,3 +142,15 @@ def test_the_webhook_keeps_its_url_and_its_own_404(db):
 
     r = Client().post("/api/v1/executions/webhook/nope/nope/nope", data="{}", content_type="application/json")
     assert r.status_code == 404 and r.json() == {"message": "Not Found"}
+
+
+def test_flows_follow_the_users_namespace_roles_not_only_the_tokens(catalog, plat, bearer):
+    """A token allowing every namespace still shows only the flows of the namespaces where its user holds
+    a role; a flow outside them answers 404, as on the catalog page."""
+    bea = make_user("bea", [], plat)
+    NamespaceGrant.objects.create(namespace_pattern="team-b", role=NamespaceRole.REQUESTER, user=bea)
+    client = bearer(bea)
+    listed = client.get("/api/v1/flows").json()
+    assert [f"{f['namespace']}.{f['id']}" for f in listed["items"]] == ["team-b.db"]
+    assert client.get("/api/v1/flows/team-a.infra/vm").status_code == 404
+    assert client.get("/api/v1/flows/team-b/db").status_code == 200

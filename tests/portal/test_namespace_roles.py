@@ -22,12 +22,13 @@ from django.urls import reverse
 
 from orchestrator.state.models import Execution, State
 from portal.accounts import namespace_patterns, rules, visibility
-from portal.accounts.models import CostCenter, NamespaceGrant, User
+from portal.accounts.models import CostCenter, NamespaceGrant, NamespaceRole, User
 from portal.accounts.roles import APPROVERS, REQUESTERS, ensure_roles, is_approver, may_decide_on
 from portal.audit import services as audit
 from portal.audit.models import AuditEvent
 from portal.catalog.models import CatalogFlow
 from portal.catalog.services import sync_flows
+from portal.notifications.services import approvers_of
 from portal.requests.models import RequestExecution, RequestState, ResourceRequest
 from portal.resources.models import Resource, ResourceAction
 
@@ -399,3 +400,50 @@ def test_lists_show_others_objects_only_in_the_namespaces_one_oversees(world: di
     assert {r.namespace for r in resources} == {"team-a", "team-a.db"}
     assert {e.flow_namespace for e in events} == {"team-a", "team-a.db"}
     assert made["team-b"]["resource"] not in resources
+
+
+def test_an_approver_granted_on_the_namespace_is_told_of_new_requests(db: Any) -> None:
+    """The "requested" notice reaches whoever may decide: a namespace approver too, not only the global
+    approvers' group; an approver granted elsewhere hears nothing."""
+    ensure_roles()
+    plat = CostCenter.objects.create(code="NS-001", name="Ns")
+    flow = CatalogFlow.objects.create(
+        namespace="team-a.infra", flow_id="vm", revision="r", source="id: vm\nnamespace: team-a.infra\n"
+    )
+    asker = User.objects.create_user("asker", "asker@example.com", "pw")
+    here = User.objects.create_user("here", "here@example.com", "pw")
+    via_group = User.objects.create_user("viagroup", "viagroup@example.com", "pw")
+    elsewhere = User.objects.create_user("elsewhere", "elsewhere@example.com", "pw")
+    NamespaceGrant.objects.create(namespace_pattern="team-a.*", role=NamespaceRole.APPROVER, user=here)
+    group = Group.objects.create(name="team-a-admins")
+    via_group.groups.add(group)
+    NamespaceGrant.objects.create(namespace_pattern="team-a.*", role=NamespaceRole.ADMIN, group=group)
+    NamespaceGrant.objects.create(namespace_pattern="team-b", role=NamespaceRole.APPROVER, user=elsewhere)
+    request = ResourceRequest.objects.create(
+        requester=asker, catalog_flow=flow, cost_center=plat, inputs={}, flow_revision="r"
+    )
+    told = {user.username for user in approvers_of(request)}
+    assert {"here", "viagroup"} <= told and "elsewhere" not in told and "asker" not in told
+
+
+LOG = "io.kestra.plugin.core.log.Log"
+
+
+def test_the_executions_list_shows_a_namespace_viewer_their_namespaces_only(client: Any, db: Any) -> None:
+    """Before, the list was all or 403: a viewer of team-a now sees team-a's runs (also those no request
+    started) and nothing of team-b; a user with no role is still refused."""
+    ensure_roles()
+    viewer = User.objects.create_user("vic", "vic@example.com", "pw")
+    NamespaceGrant.objects.create(namespace_pattern="team-a.*", role=NamespaceRole.VIEWER, user=viewer)
+    nobody = User.objects.create_user("nobody", "nobody@example.com", "pw")
+    for namespace in ("team-a.infra", "team-b"):
+        flow_id = f"scheduled-{namespace.replace('.', '-')}"
+        source = f"id: {flow_id}\nnamespace: {namespace}\ntasks:\n  - {{id: t, type: {LOG}, message: hi}}\n"
+        Execution.objects.create(namespace=namespace, flow_id=flow_id, flow_revision="x", flow_source=source)
+    client.force_login(viewer, backend="django.contrib.auth.backends.ModelBackend")
+    page = client.get(reverse("executions:list"))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "scheduled-team-a-infra" in html and "scheduled-team-b" not in html
+    client.force_login(nobody, backend="django.contrib.auth.backends.ModelBackend")
+    assert client.get(reverse("executions:list")).status_code == 403

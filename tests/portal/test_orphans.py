@@ -195,9 +195,10 @@ def test_the_sweep_records_an_orphan_server_for_the_request_that_made_it(
     assert adopted.provider_id == resource.provider_id and "never reported it" in adopted.attention
     # (other tests' Terraform states may share a PostgreSQL test database: only servers are compared)
     assert [u for u in report.unowned if u.startswith("hcloud:")] == [f"hcloud:{stray.id}"]
-    assert AuditEvent.objects.filter(verb="provider.orphan_found").count() == 1
+    found = AuditEvent.objects.filter(verb="provider.orphan_found", details__what=f"hcloud:{stray.id}")
+    assert found.count() == 1
     drift.sweep()
-    assert AuditEvent.objects.filter(verb="provider.orphan_found").count() == 1  # once a day
+    assert found.count() == 1  # once a day
 
 
 def test_the_sweep_judges_nothing_when_the_provider_cannot_be_listed(

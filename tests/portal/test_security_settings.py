@@ -172,7 +172,11 @@ def test_the_healthcheck_answers_plain_http_on_localhost_under_production_settin
         "print(c.get('/accounts/login/', HTTP_HOST='127.0.0.1:8000').status_code)\n"
         "print(c.get('/accounts/login/', HTTP_HOST='portico.example.com').status_code)\n"
     )
-    env = _production_env(tmp_path, DJANGO_SETTINGS_MODULE="portal.settings")
+    env = _production_env(
+        tmp_path,
+        DJANGO_SETTINGS_MODULE="portal.settings",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'health.sqlite3'}",  # its own, whichever database the run uses
+    )
     migrate = _run([sys.executable, "manage.py", "migrate", "--noinput"], env)
     assert migrate.returncode == 0, migrate.stderr
     result = _run([sys.executable, "-c", script], env)

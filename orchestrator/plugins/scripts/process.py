@@ -136,8 +136,11 @@ def run(
                 ctx.sleep(_CHECK_SECONDS)  # raises once the run is killed or timed out
             if exited_at is None and process.poll() is not None:
                 exited_at = now
-            if exited_at is not None and now - exited_at >= _AFTER_EXIT_SECONDS:
-                break  # a background child still holds the output: it is stopped below
+            idle = not stream  # nothing was waiting in the queue this round
+            if exited_at is not None and idle and now - exited_at >= _AFTER_EXIT_SECONDS:
+                # The script exited and everything it wrote has been read (and counted against the
+                # limit): a background child still holds the pipes open. It is stopped below.
+                break
         while process.poll() is None:
             ctx.sleep(_TICK_SECONDS)
         finished.exit_code = process.returncode
